@@ -1,0 +1,39 @@
+"""The ``emcom`` command line. Subcommands call one library function each."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from emcom.config import ConfigError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from emcom.config import load_config
+    from emcom.training import train
+
+    path = train(load_config(args.config), args.out)
+    logging.getLogger("emcom").info("wrote %s", path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emcom", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train a game variant or SimCLR from a run config (YAML)")
+    train.add_argument("config", help="run config YAML (sections model, data, optim, run)")
+    train.add_argument("--out", required=True, help="output folder: model.pt, checkpoint.pt, metrics.jsonl")
+    train.set_defaults(handler=_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        return args.handler(args)
+    except (ConfigError, FileNotFoundError) as error:
+        print(f"emcom {args.command}: error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,202 @@
+"""One training run's configuration: dataclasses built from YAML, validated, written beside outputs.
+
+A run config has four sections (``model``, ``data``, ``optim``, ``run``). Defaults are the paper's
+full-scale values (SPEC.md); the embedded default overrides a few of them in ``config.yaml``.
+Unknown keys and bad values raise :class:`ConfigError` naming the key, so a typo in a YAML file
+never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from emcom.io import atomic_write_text
+
+MODEL_KINDS = ("game", "simclr")
+BACKBONES = ("resnet50", "resnet18", "small_resnet")
+NTXENT_VARIANTS = ("standard", "egg")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+BAD_IMAGE_POLICIES = ("error", "skip")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is wrong; the message names it."""
+
+
+@dataclass
+class ModelConfig:
+    """What network to build. The paper: ResNet-50, 2048 everywhere, τ_gumbel 5, cosine τ 0.1."""
+
+    kind: str = "game"  # "game" (Sender/Receiver) or "simclr" (the baseline)
+    backbone: str = "resnet50"
+    shared: bool = False  # game only: one CNN for both agents (+shared)
+    vocab_size: int = 2048
+    hidden_size: int = 2048
+    gumbel_temperature: float = 5.0
+    similarity_temperature: float = 0.1  # the game's cosine temperature and NT-Xent's τ
+    ntxent_variant: str = "standard"  # SimCLR only: "standard" or the authors' "egg" quirk
+    low_resolution_stem: bool = False  # 3x3 stride-1 stem without max-pool, for inputs ≤ 64 px
+
+    def validate(self) -> None:
+        _choice("model.kind", self.kind, MODEL_KINDS)
+        _choice("model.backbone", self.backbone, BACKBONES)
+        _choice("model.ntxent_variant", self.ntxent_variant, NTXENT_VARIANTS)
+        _positive("model.vocab_size", self.vocab_size)
+        _positive("model.hidden_size", self.hidden_size)
+        _positive("model.gumbel_temperature", self.gumbel_temperature)
+        _positive("model.similarity_temperature", self.similarity_temperature)
+        if self.kind == "simclr" and self.shared is False:
+            # SimCLR has one CNN by definition; record it so the config reads true.
+            self.shared = True
+
+
+@dataclass
+class DataConfig:
+    """Where the images are and how they are shown. ``root`` holds ``<split>/<wnid>/*``."""
+
+    root: str = "resources/datasets/imagenet"
+    split: str = "train"
+    image_size: int = 224
+    augment: bool = True  # SimCLR augmentations (two independent views) or the plain squash resize
+    num_workers: int = 8
+    on_bad_image: str = "error"  # "error": stop naming the file; "skip": drop it and count it
+
+    def validate(self) -> None:
+        _positive("data.image_size", self.image_size)
+        if self.num_workers < 0:
+            raise ConfigError(f"data.num_workers must be >= 0, got {self.num_workers!r}")
+        _choice("data.on_bad_image", self.on_bad_image, BAD_IMAGE_POLICIES)
+
+
+@dataclass
+class OptimConfig:
+    """LARS-wrapped SGD with linear lr scaling and cosine decay (SPEC.md, Training)."""
+
+    epochs: int = 100
+    batch_size: int = 128  # per process: it is also the number of game candidates
+    base_lr: float = 0.3  # lr = base_lr × global_batch / 256
+    momentum: float = 0.9
+    weight_decay: float = 1e-5  # on parameters with ndim ≥ 2 only
+    trust_coefficient: float = 1e-3
+    warmup_epochs: int = 0
+
+    def validate(self) -> None:
+        _positive("optim.epochs", self.epochs)
+        _positive("optim.batch_size", self.batch_size)
+        if self.batch_size < 2:
+            raise ConfigError(f"optim.batch_size must be >= 2 (target + distractors), got {self.batch_size}")
+        _positive("optim.base_lr", self.base_lr)
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ConfigError(f"optim.warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
+
+
+@dataclass
+class RunConfig:
+    """How the run executes: seed, precision, checkpoints, negatives."""
+
+    seed: int = 111
+    precision: str = "auto"  # auto: fp16 + grad scaler on CUDA (the paper), fp32 on CPU
+    channels_last: bool = True  # applied on CUDA only
+    gather_negatives: bool = False  # the paper plays with per-GPU candidates only
+    checkpoint_every: int = 1  # epochs
+    max_steps_per_epoch: int = 0  # 0 = the whole epoch; >0 truncates (tests, smoke runs)
+    progress_bar: bool = True
+
+    def validate(self) -> None:
+        _choice("run.precision", self.precision, PRECISIONS)
+        _positive("run.checkpoint_every", self.checkpoint_every)
+        if self.max_steps_per_epoch < 0:
+            raise ConfigError(f"run.max_steps_per_epoch must be >= 0, got {self.max_steps_per_epoch}")
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything one training run needs; stored inside every checkpoint."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def validate(self) -> "ExperimentConfig":
+        for section in (self.model, self.data, self.optim, self.run):
+            section.validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], source: str = "config") -> "ExperimentConfig":
+        """Build and validate from nested mappings; unknown keys raise naming ``source``."""
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+        sections = {f.name: f.default_factory for f in fields(cls)}  # type: ignore[misc]
+        unknown = set(raw) - set(sections)
+        if unknown:
+            raise ConfigError(f"{source}: unknown section(s) {sorted(unknown)}; expected {sorted(sections)}")
+        built = {name: _section(factory, raw.get(name) or {}, f"{source}:{name}") for name, factory in sections.items()}
+        return cls(**built).validate()
+
+
+def _section(factory, raw: Mapping[str, Any], where: str):
+    """Build one section dataclass, checking key names and value types against the defaults."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {raw!r}")
+    default = factory()
+    known = {f.name for f in fields(default)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known keys: {sorted(known)}")
+    values = {}
+    for key, value in raw.items():
+        expected = type(getattr(default, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{where}.{key}: expected {expected.__name__}, got {value!r}")
+        values[key] = value
+    return dataclasses.replace(default, **values)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated by ``override``, recursing into nested mappings."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read a run config YAML file (sections model/data/optim/run)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return ExperimentConfig.from_dict(raw or {}, source=str(path))
+
+
+def save_config(config: ExperimentConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML, atomically."""
+    atomic_write_text(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key} must be one of {list(allowed)}, got {value!r}")
+
+
+def _positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{key} must be > 0, got {value!r}")

@@ -1,0 +1,194 @@
+"""Train one model (a game variant or SimCLR) from a run config, on 1 or N processes.
+
+The recipe, top to bottom: distributed set-up, data, network, loss, optimiser and schedule, resume,
+epoch loop, checkpoints, final model. The same code runs alone, under torchrun, or under srun.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from emcom import checkpoint as ckpt
+from emcom.config import ConfigError, ExperimentConfig, save_config
+from emcom.data.folder import ImageFolderDataset, collate_skipping_none
+from emcom.data.transforms import TwoViews
+from emcom.distributed import DistributedContext, broadcast_buffers, cleanup, init_distributed
+from emcom.io import atomic_write_json, atomic_write_text
+from emcom.losses import build_objective
+from emcom.models import build_model
+from emcom.training.loop import EpochStats, train_one_epoch
+from emcom.training.optim import build_lars, build_scheduler, scaled_lr
+from emcom.training.precision import Precision, resolve_precision
+
+log = logging.getLogger(__name__)
+
+METRICS_NAME = "metrics.jsonl"
+SUMMARY_NAME = "summary.json"
+
+
+@dataclass
+class TrainingState:
+    """What a resume restores besides the tensors: where we are and what happened so far."""
+
+    epoch: int  # completed epochs
+    history: list[dict[str, Any]]
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """Seed of one rank's epoch: makes augmentations and Gumbel noise replayable on resume."""
+    return (seed * 1_000_003 + epoch * 1_009 + rank) % (2**63)
+
+
+def build_loader(config: ExperimentConfig, ctx: DistributedContext) -> tuple[DataLoader, DistributedSampler]:
+    """Each rank reads a disjoint shard (same sampler seed on every rank, as DistributedSampler needs)."""
+    dataset = ImageFolderDataset(config.data.root, config.data.split,
+                                 TwoViews(config.data.image_size, config.data.augment), config.data.on_bad_image)
+    if len(dataset) < config.optim.batch_size * ctx.world_size:
+        raise ConfigError(f"optim.batch_size={config.optim.batch_size} × {ctx.world_size} process(es) exceeds the "
+                          f"{len(dataset)} images of {config.data.root}/{config.data.split}")
+    sampler = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
+                                 seed=config.run.seed, drop_last=True)
+    loader = DataLoader(dataset, batch_size=config.optim.batch_size, sampler=sampler,
+                        num_workers=config.data.num_workers, pin_memory=ctx.device.type == "cuda",
+                        drop_last=True,  # the number of candidates is the batch: keep it fixed
+                        collate_fn=collate_skipping_none, persistent_workers=False)
+    return loader, sampler
+
+
+def prepare_model(config: ExperimentConfig, ctx: DistributedContext, precision: Precision) -> nn.Module:
+    model = build_model(config.model)
+    if ctx.distributed and ctx.device.type == "cuda":
+        # SPEC: SyncBatchNorm over the whole model. PyTorch has no CPU SyncBatchNorm: on gloo each
+        # rank keeps its own BN statistics and rank 0's are broadcast before every checkpoint.
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model = model.to(ctx.device)
+    if precision.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _restore(path: Path, model: nn.Module, optimizer, scheduler, scaler) -> TrainingState:
+    payload = ckpt.read_checkpoint(path)
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    scheduler.load_state_dict(payload["scheduler"])
+    scaler.load_state_dict(payload["scaler"])
+    return TrainingState(payload["epoch"], payload["history"])
+
+
+def _checkpoint_payload(config, model, optimizer, scheduler, scaler, state: TrainingState) -> dict[str, Any]:
+    return {
+        "format": ckpt.CHECKPOINT_FORMAT,
+        "config": config.to_dict(),
+        "epoch": state.epoch,
+        "history": state.history,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+    }
+
+
+def _write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    """Rewrite metrics.jsonl from the history: after a resume it never holds a replayed epoch twice."""
+    atomic_write_text(out_dir / METRICS_NAME, "".join(json.dumps(record) + "\n" for record in history))
+
+
+def train(config: ExperimentConfig, out_dir: str | Path) -> Path:
+    """Train to ``out_dir/model.pt``, resuming from ``out_dir/checkpoint.pt`` if it exists."""
+    out_dir = Path(out_dir)
+    ctx = init_distributed()
+    try:
+        run_training(config, out_dir, ctx)
+    finally:
+        cleanup()
+    return out_dir / ckpt.MODEL_NAME
+
+
+def run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedContext) -> nn.Module:
+    """The recipe on one rank of an initialised context; returns this rank's trained (unwrapped) model."""
+    precision = resolve_precision(config.run, ctx.device)
+    # ---- data ---------------------------------------------------------------------------------
+    loader, sampler = build_loader(config, ctx)
+    global_batch = config.optim.batch_size * ctx.world_size
+    lr = scaled_lr(config.optim.base_lr, global_batch)
+    # ---- network and loss ------------------------------------------------------------------------
+    torch.manual_seed(config.run.seed)  # same initial weights on every rank (DDP also broadcasts them)
+    model = prepare_model(config, ctx, precision)
+    objective = build_objective(config.model, gather_distributed=config.run.gather_negatives)
+    # ---- optimiser and schedule ----------------------------------------------------------------
+    optimizer = build_lars(model, lr, config.optim.momentum, config.optim.weight_decay,
+                           config.optim.trust_coefficient)
+    scheduler = build_scheduler(optimizer, config.optim.epochs, config.optim.warmup_epochs)
+    scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
+    # ---- resume --------------------------------------------------------------------------------
+    checkpoint_path = out_dir / ckpt.CHECKPOINT_NAME
+    state = TrainingState(0, [])
+    if checkpoint_path.exists():
+        state = _restore(checkpoint_path, model, optimizer, scheduler, scaler)
+        log.info("resuming %s after epoch %d", checkpoint_path, state.epoch)
+    if ctx.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, out_dir / "config.resolved.yaml")
+        _write_metrics(out_dir, state.history)
+        log.info("%s: %d images, %d process(es) × batch %d = global batch %d, lr %.4g (%s × %d/256), %s",
+                 type(model).__name__, len(loader.dataset), ctx.world_size, config.optim.batch_size,
+                 global_batch, lr, config.optim.base_lr, global_batch, precision)
+    trained = DistributedDataParallel(model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None) \
+        if ctx.distributed else model
+    # ---- epochs --------------------------------------------------------------------------------
+    for epoch in range(state.epoch, config.optim.epochs):
+        sampler.set_epoch(epoch)
+        torch.manual_seed(epoch_seed(config.run.seed, epoch, ctx.rank))
+        current_lr = optimizer.param_groups[0]["lr"]
+        stats: EpochStats = train_one_epoch(
+            trained, objective, loader, optimizer, scaler, precision, ctx, epoch,
+            max_steps=config.run.max_steps_per_epoch,
+            progress=config.run.progress_bar and ctx.is_main,
+        )
+        scheduler.step()
+        record = {"epoch": epoch + 1, "loss": stats.loss, "accuracy": stats.accuracy, "lr": current_lr,
+                  "images_per_second": stats.images / stats.seconds, "seconds": stats.seconds,
+                  "steps": stats.steps, "skipped_images": stats.skipped}
+        state = TrainingState(epoch + 1, state.history + [record])
+        if ctx.is_main:
+            _write_metrics(out_dir, state.history)
+            log.info("epoch %d/%d %s", epoch + 1, config.optim.epochs, json.dumps(record))
+        last = epoch + 1 == config.optim.epochs
+        if last or (epoch + 1) % config.run.checkpoint_every == 0:
+            broadcast_buffers(model)
+            if ctx.is_main:
+                ckpt.save(_checkpoint_payload(config, model, optimizer, scheduler, scaler, state), checkpoint_path)
+    # ---- final model ---------------------------------------------------------------------------
+    model_path = out_dir / ckpt.MODEL_NAME
+    broadcast_buffers(model)
+    if ctx.is_main:
+        ckpt.save({"format": ckpt.MODEL_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
+                   "history": state.history}, model_path)
+        atomic_write_json(out_dir / SUMMARY_NAME, {
+            "model": str(model_path), "kind": config.model.kind, "backbone": config.model.backbone,
+            "shared": config.model.shared, "augment": config.data.augment, "epochs": config.optim.epochs,
+            "world_size": ctx.world_size, "per_process_batch": config.optim.batch_size,
+            "global_batch": global_batch, "lr": lr, "precision": str(precision),
+            "final": state.history[-1] if state.history else None,
+            "train_seconds": sum(r["seconds"] for r in state.history),
+        })
+    return model
+
+
+def check_finite(loss: torch.Tensor, epoch: int, step: int) -> None:
+    """Stop on a NaN/inf loss with the step that produced it (its gradients would poison the model)."""
+    value = float(loss)
+    if not math.isfinite(value):
+        raise FloatingPointError(f"non-finite loss {value} at epoch {epoch + 1}, step {step + 1}; "
+                                 "lower optim.base_lr or use run.precision: fp32/bf16")

@@ -1,0 +1,31 @@
+# Config validation, wildcard constraints and the small input functions every rule file uses.
+import os
+import sys
+
+from snakemake.utils import validate
+
+
+validate(config, schema="schema.yaml")
+
+RESOURCES = config["paths"]["resources"]
+RESULTS = config["paths"]["results"]
+DATASETS = f"{RESOURCES}/datasets"
+PYTHON = sys.executable  # the interpreter running snakemake: the project's venv
+VARIANTS = list(config["training"]["variants"])
+
+
+wildcard_constraints:
+    variant="|".join(VARIANTS),
+    dataset="[a-z_]+",
+
+
+def dataset_manifest(name):
+    """The file that marks dataset `name` as built (its per-split counts)."""
+    return f"{DATASETS}/{name}/manifest.json"
+
+
+def get_final_output():
+    return [
+        dataset_manifest(config["dataset"]),
+        *expand(f"{RESULTS}/models/{{variant}}/model.pt", variant=VARIANTS),
+    ]

@@ -1,0 +1,37 @@
+# Training: one resolved run config and one model per variant (game ±augmentations ±shared, SimCLR).
+
+
+rule run_config:
+    """The run config of one variant: training.defaults + its overrides + the dataset root."""
+    output:
+        config=f"{RESULTS}/models/{{variant}}/config.yaml",
+    params:
+        training=config["training"],
+        dataset_root=f"{DATASETS}/{config['dataset']}",
+    log:
+        "logs/run_config/{variant}.log",
+    script:
+        "../workflow/scripts/write_run_config.py"
+
+
+rule train:
+    """Train one variant; resumes by itself from the undeclared rolling checkpoint.pt beside model.pt."""
+    input:
+        config=rules.run_config.output.config,
+        dataset=dataset_manifest(config["dataset"]),
+    output:
+        model=f"{RESULTS}/models/{{variant}}/model.pt",
+        summary=f"{RESULTS}/models/{{variant}}/summary.json",
+    params:
+        launcher=config["training"]["launcher"],
+        python=PYTHON,
+        out_dir=lambda wildcards, output: os.path.dirname(output.model),
+    log:
+        "logs/train/{variant}.log",
+    benchmark:
+        "logs/train/{variant}.benchmark.tsv"
+    threads: workflow.cores
+    resources:
+        runtime=24 * 60,
+    shell:
+        "{params.launcher} {params.python} -m emcom.train {input.config} --out {params.out_dir} > {log} 2>&1"

@@ -1,0 +1,39 @@
+"""Run configs: defaults are the paper's, errors name the key."""
+
+import pytest
+
+from emcom.config import ConfigError, ExperimentConfig, load_config, save_config
+
+
+def test_defaults_are_the_papers():
+    config = ExperimentConfig.from_dict({})
+    assert config.model.backbone == "resnet50" and config.model.vocab_size == 2048
+    assert config.model.gumbel_temperature == 5.0 and config.model.similarity_temperature == 0.1
+    assert config.optim.batch_size == 128 and config.optim.epochs == 100 and config.optim.base_lr == 0.3
+    assert config.run.seed == 111 and not config.run.gather_negatives
+
+
+@pytest.mark.parametrize("raw,fragment", [
+    ({"model": {"vocab": 3}}, "model: unknown key(s) ['vocab']"),
+    ({"optim": {"batch_size": "big"}}, "optim.batch_size: expected int"),
+    ({"model": {"backbone": "vgg"}}, "model.backbone must be one of"),
+    ({"training": {}}, "unknown section(s) ['training']"),
+    ({"optim": {"batch_size": 1}}, "optim.batch_size must be >= 2"),
+    ({"run": {"precision": "fp8"}}, "run.precision"),
+])
+def test_bad_values_name_the_key(raw, fragment):
+    with pytest.raises(ConfigError) as error:
+        ExperimentConfig.from_dict(raw)
+    assert fragment in str(error.value)
+
+
+def test_yaml_round_trip(tmp_path):
+    config = ExperimentConfig.from_dict({"model": {"kind": "simclr", "hidden_size": 64}, "optim": {"base_lr": 1}})
+    save_config(config, tmp_path / "run.yaml")
+    assert load_config(tmp_path / "run.yaml") == config
+    assert config.optim.base_lr == 1.0 and config.model.shared  # SimCLR has one CNN
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")

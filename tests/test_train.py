@@ -1,0 +1,104 @@
+"""Training: resume is exact, NaN stops with the step, the game learns, outputs are complete."""
+
+import json
+
+import pytest
+import torch
+
+import emcom.training.trainer as trainer
+from emcom import checkpoint
+from emcom.data.folder import ImageFolderDataset
+from emcom.data.transforms import squash_transform
+from emcom.evaluation import play_game
+from emcom.training import train
+
+
+def _weights(path):
+    return checkpoint.read_model_file(path)["model"]
+
+
+@pytest.mark.slow
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(image_set, make_config, tmp_path, monkeypatch):
+    config = make_config(image_set, model={"kind": "game", "shared": False}, data={"augment": True},
+                         optim={"epochs": 3}, run={"max_steps_per_epoch": 3})
+    train(config, tmp_path / "straight")
+
+    real_epoch = trainer.train_one_epoch
+
+    def crash_in_second_epoch(*args, **kwargs):
+        if args[7] == 1:  # epoch index
+            raise KeyboardInterrupt("simulated pre-emption")
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_one_epoch", crash_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "resumed")
+    assert checkpoint.read_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["epoch"] == 1
+    assert not (tmp_path / "resumed" / "model.pt").exists()
+    monkeypatch.setattr(trainer, "train_one_epoch", real_epoch)
+    train(config, tmp_path / "resumed")
+
+    straight, resumed = _weights(tmp_path / "straight" / "model.pt"), _weights(tmp_path / "resumed" / "model.pt")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+    lines = (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+
+
+def test_outputs_are_complete_and_readable(image_set, make_config, tmp_path):
+    config = make_config(image_set, model={"kind": "simclr"}, optim={"epochs": 1}, run={"max_steps_per_epoch": 2})
+    model_path = train(config, tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["global_batch"] == 16 and summary["lr"] == pytest.approx(0.3 * 16 / 256)
+    record = json.loads((tmp_path / "metrics.jsonl").read_text())
+    assert set(record) >= {"epoch", "loss", "accuracy", "lr", "images_per_second", "seconds"}
+    assert record["steps"] == 2
+    model, rebuilt = checkpoint.load_model(model_path)
+    assert rebuilt == config and type(model).__name__ == "SimCLR"
+    assert (tmp_path / "config.resolved.yaml").is_file()
+
+
+def test_non_finite_loss_stops_with_the_step(image_set, make_config, tmp_path, monkeypatch):
+    config = make_config(image_set, optim={"epochs": 1}, run={"max_steps_per_epoch": 3})
+    real_objective = trainer.build_objective
+
+    def poisoned(*args, **kwargs):
+        objective = real_objective(*args, **kwargs)
+        calls = []
+
+        def wrapped(output):
+            calls.append(1)
+            result = objective(output)
+            return result._replace(loss=result.loss * float("nan")) if len(calls) == 2 else result
+
+        return wrapped
+
+    monkeypatch.setattr(trainer, "build_objective", poisoned)
+    with pytest.raises(FloatingPointError, match="epoch 1, step 2"):
+        train(config, tmp_path)
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_batch_larger_than_dataset_is_a_config_error(image_set, make_config, tmp_path):
+    from emcom.config import ConfigError
+
+    config = make_config(image_set, optim={"batch_size": 4096})
+    with pytest.raises(ConfigError, match="optim.batch_size=4096"):
+        train(config, tmp_path)
+
+
+@pytest.mark.slow
+def test_augmented_game_learns_far_above_chance(image_set, make_config, tmp_path):
+    """A few hundred CPU steps of the +augmentations -shared game on 8 generated classes."""
+    config = make_config(image_set, model={"kind": "game", "shared": False}, data={"augment": True},
+                         optim={"epochs": 40, "batch_size": 16, "base_lr": 16.0}, run={"seed": 0})
+    model, _ = checkpoint.load_model(train(config, tmp_path))
+    val = ImageFolderDataset(image_set, "val", squash_transform(32))
+    played = play_game(model, val, batch_size=16, seed=0)
+    # chance is 1/16 = 6%; measured here: ~0.3 after 320 steps. An untrained or broken game stays
+    # near chance; 8 classes in batches of 16 cap what class-level symbols alone can reach.
+    assert played.accuracy > 0.2, played.accuracy
+    torch.manual_seed(0)
+    untrained = play_game(trainer.build_model(config.model), val, batch_size=16, seed=0)
+    assert untrained.accuracy < 0.15 and untrained.accuracy < played.accuracy - 0.1, untrained.accuracy
