@@ -28,4 +28,5 @@ def get_final_output():
     return [
         dataset_manifest(config["dataset"]),
         *expand(f"{RESULTS}/models/{{variant}}/model.pt", variant=VARIANTS),
+        f"{RESULTS}/training/training.md",
     ]

@@ -8,6 +8,7 @@ rule run_config:
     params:
         training=config["training"],
         dataset_root=f"{DATASETS}/{config['dataset']}",
+        on_bad_image=config["on_bad_image"],
     log:
         "logs/run_config/{variant}.log",
     script:
@@ -35,3 +36,17 @@ rule train:
         runtime=24 * 60,
     shell:
         "{params.launcher} {params.python} -m emcom.train {input.config} --out {params.out_dir} > {log} 2>&1"
+
+
+rule training_report:
+    """One row per variant (CSV, Markdown) and the loss/accuracy curves of every run (PNG)."""
+    input:
+        summaries=expand(rules.train.output.summary, variant=VARIANTS),
+    output:
+        csv=f"{RESULTS}/training/training.csv",
+        markdown=f"{RESULTS}/training/training.md",
+        figure=f"{RESULTS}/training/training_curves.png",
+    log:
+        "logs/training_report/training_report.log",
+    script:
+        "../workflow/scripts/training_report.py"

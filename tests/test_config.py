@@ -37,3 +37,17 @@ def test_yaml_round_trip(tmp_path):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_variant_config_layers_workflow_defaults_and_overrides():
+    from emcom.variants import variant_config
+
+    training = {"defaults": {"model": {"hidden_size": 64}, "optim": {"epochs": 3}},
+                "variants": {"a": {"model": {"kind": "simclr"}, "optim": {"epochs": 5}}}}
+    config = variant_config(training, "a", "/data/x", on_bad_image="skip")
+    assert config.model.kind == "simclr" and config.model.hidden_size == 64
+    assert config.optim.epochs == 5 and config.data.root == "/data/x" and config.data.on_bad_image == "skip"
+    with pytest.raises(ConfigError, match="no variant 'b'"):
+        variant_config(training, "b", "/data/x")
+    with pytest.raises(ConfigError, match="training.variants.a"):
+        variant_config({"variants": {"a": {"optim": {"epoch": 1}}}}, "a", "/data/x")

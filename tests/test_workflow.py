@@ -50,6 +50,9 @@ def test_embedded_default_dag_runs_end_to_end(tmp_path):
         summary = json.loads((models / variant / "summary.json").read_text())
         assert summary["epochs"] == 2 and summary["final"]["steps"] == 3
         assert (workdir / "logs" / "train" / f"{variant}.log").is_file()
+    table = (workdir / "results" / "training" / "training.csv").read_text().splitlines()
+    assert len(table) == 1 + len(variants) and table[0].startswith("variant,kind,shared,augment")
+    assert (workdir / "results" / "training" / "training_curves.png").stat().st_size > 10_000
     manifest = json.loads((workdir / "resources" / "datasets" / "stamps" / "manifest.json").read_text())
     assert manifest  # the data rules ran; their own tests check the content
     # a second run has nothing left to do

@@ -62,7 +62,7 @@ def train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx:
         steps += 1
         bar.update(1)
         if progress and steps % 10 == 0:
-            bar.set_postfix(loss=f"{sums[0].item() / steps:.3f}", acc=f"{sums[1].item() / steps:.3f}")
+            bar.set_postfix(loss=f"{sums[0].item() / steps:.3f}", acc=f"{sums[1].item() / steps:.3f}", refresh=False)
     bar.close()
     seconds = time.perf_counter() - start
     means = all_reduce_mean(sums / max(steps, 1))
