@@ -105,11 +105,14 @@ class RunConfig:
     gather_negatives: bool = False  # the paper plays with per-GPU candidates only
     checkpoint_every: int = 1  # epochs
     max_steps_per_epoch: int = 0  # 0 = the whole epoch; >0 truncates (tests, smoke runs)
+    cpu_threads: int = 0  # CPU only: torch intra-op threads; 0 = auto (leave cores to augmenting workers)
     progress_bar: bool = True
 
     def validate(self) -> None:
         _choice("run.precision", self.precision, PRECISIONS)
         _positive("run.checkpoint_every", self.checkpoint_every)
+        if self.cpu_threads < 0:
+            raise ConfigError(f"run.cpu_threads must be >= 0, got {self.cpu_threads}")
         if self.max_steps_per_epoch < 0:
             raise ConfigError(f"run.max_steps_per_epoch must be >= 0, got {self.max_steps_per_epoch}")
 

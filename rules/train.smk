@@ -6,7 +6,9 @@ rule run_config:
     output:
         config=f"{RESULTS}/models/{{variant}}/config.yaml",
     params:
-        training=config["training"],
+        # Only this variant's inputs: editing another variant leaves this one (and its model) alone.
+        defaults=config["training"].get("defaults", {}),
+        overrides=lambda wildcards: config["training"]["variants"][wildcards.variant],
         dataset_root=f"{DATASETS}/{config['dataset']}",
         on_bad_image=config["on_bad_image"],
     log:

@@ -102,3 +102,14 @@ def test_augmented_game_learns_far_above_chance(image_set, make_config, tmp_path
     torch.manual_seed(0)
     untrained = play_game(trainer.build_model(config.model), val, batch_size=16, seed=0)
     assert untrained.accuracy < 0.15 and untrained.accuracy < played.accuracy - 0.1, untrained.accuracy
+
+
+@pytest.mark.parametrize("augment,workers,explicit,expected", [
+    (True, 2, 0, 1),   # two augmenting workers on 2 cores: one core left for the step
+    (False, 2, 0, 2),  # un-augmented workers only decode: the step keeps both cores
+    (True, 0, 0, 2),   # no workers: the step does the augmentation itself
+    (True, 2, 3, 3),   # an explicit run.cpu_threads wins
+])
+def test_cpu_threads_leave_cores_to_augmenting_workers(image_set, make_config, augment, workers, explicit, expected):
+    config = make_config(image_set, data={"augment": augment, "num_workers": workers}, run={"cpu_threads": explicit})
+    assert trainer.cpu_threads(config, available=2) == expected
