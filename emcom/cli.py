@@ -7,6 +7,10 @@ import logging
 import sys
 
 from emcom.config import ConfigError
+from emcom.data.folder import DatasetError
+
+# Errors whose message says all a user needs (file, key, value): printed without a traceback.
+USER_ERRORS = (ConfigError, DatasetError, FileNotFoundError, FloatingPointError)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -34,6 +38,6 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     try:
         return args.handler(args)
-    except (ConfigError, FileNotFoundError) as error:
+    except USER_ERRORS as error:
         print(f"emcom {args.command}: error: {error}", file=sys.stderr)
         return 2
