@@ -16,6 +16,9 @@ from emcom.config import ExperimentConfig  # noqa: E402
 
 torch.set_num_threads(2)
 
+# The data tests' fixtures (Debian package cache, WordNet, fake stamps) live in tests/data_fixtures.py.
+pytest_plugins = ("data_fixtures",)
+
 
 @pytest.fixture(scope="session")
 def image_set(tmp_path_factory) -> Path:

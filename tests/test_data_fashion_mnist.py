@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data_fixtures import build_deb, deb_cache, nltk_data, wordnet  # noqa: F401
+from data_fixtures import build_deb
 from emcom.data.fashion_mnist import DATA_DIR, LABEL_WNIDS, build_fashion_mnist_dataset, parse_idx
 from emcom.data.folder import ImageFolderDataset, read_classes
 

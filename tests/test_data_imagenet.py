@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from data_fixtures import REPO, deb_cache, jpeg_bytes, nltk_data  # noqa: F401
+from data_fixtures import REPO, jpeg_bytes
 from emcom.data.folder import ImageFolderDataset, read_classes
 from emcom.data.imagenet import (
     ImageNetError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_fixtures import REPO, deb_cache, fake_stamps, nltk_data, wordnet  # noqa: F401
+from data_fixtures import REPO
 from emcom.data.debian import iter_deb_files
 from emcom.data.folder import ImageFolderDataset, read_classes
 from emcom.data.splits import choose_ood_classes, related_groups

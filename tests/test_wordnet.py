@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from data_fixtures import CAT, DOG, POODLE, TRUCK, deb_cache, nltk_data, wordnet  # noqa: F401
+from data_fixtures import CAT, DOG, POODLE, TRUCK
 from emcom.data.debian import read_deb_files
 from emcom.data.wordnet_corpus import LEXNAMES_MAN_PAGE, lexnames_from_man_page
 from emcom.wordnet import WordNet, WordNetError

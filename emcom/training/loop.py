@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -22,6 +23,14 @@ class EpochStats:
     skipped: int  # images dropped by on_bad_image: skip (this rank)
 
 
+def check_finite(loss: torch.Tensor, epoch: int, step: int) -> None:
+    """Stop on a NaN/inf loss with the step that produced it (its gradients would poison the model)."""
+    value = float(loss)
+    if not math.isfinite(value):
+        raise FloatingPointError(f"non-finite loss {value} at epoch {epoch + 1}, step {step + 1}; "
+                                 "lower optim.base_lr or use run.precision: fp32/bf16")
+
+
 def _to_device(images: torch.Tensor, ctx: DistributedContext, channels_last: bool) -> torch.Tensor:
     images = images.to(ctx.device, non_blocking=True)
     return images.contiguous(memory_format=torch.channels_last) if channels_last else images
@@ -30,8 +39,6 @@ def _to_device(images: torch.Tensor, ctx: DistributedContext, channels_last: boo
 def train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx: DistributedContext,
                     epoch: int, max_steps: int = 0, progress: bool = True) -> EpochStats:
     """Run one pass over ``loader`` (at most ``max_steps`` steps when > 0)."""
-    from emcom.training.trainer import check_finite  # avoids an import cycle
-
     model.train()
     total_steps = len(loader) if max_steps <= 0 else min(max_steps, len(loader))
     sums = torch.zeros(2, dtype=torch.float64, device=ctx.device)  # loss, accuracy

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,10 +201,3 @@ def run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedContex
         })
     return model
 
-
-def check_finite(loss: torch.Tensor, epoch: int, step: int) -> None:
-    """Stop on a NaN/inf loss with the step that produced it (its gradients would poison the model)."""
-    value = float(loss)
-    if not math.isfinite(value):
-        raise FloatingPointError(f"non-finite loss {value} at epoch {epoch + 1}, step {step + 1}; "
-                                 "lower optim.base_lr or use run.precision: fp32/bf16")
