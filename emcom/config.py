@@ -63,6 +63,7 @@ class DataConfig:
     split: str = "train"
     image_size: int = 224
     augment: bool = True  # SimCLR augmentations (two independent views) or the plain squash resize
+    min_crop_scale: float = 0.08  # RandomResizedCrop's smallest area fraction (SimCLR: 0.08)
     num_workers: int = 8
     on_bad_image: str = "error"  # "error": stop naming the file; "skip": drop it and count it
 
@@ -71,6 +72,8 @@ class DataConfig:
         if self.num_workers < 0:
             raise ConfigError(f"data.num_workers must be >= 0, got {self.num_workers!r}")
         _choice("data.on_bad_image", self.on_bad_image, BAD_IMAGE_POLICIES)
+        if not 0 < self.min_crop_scale <= 1:
+            raise ConfigError(f"data.min_crop_scale must be in (0, 1], got {self.min_crop_scale!r}")
 
 
 @dataclass

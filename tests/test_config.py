@@ -20,6 +20,7 @@ def test_defaults_are_the_papers():
     ({"training": {}}, "unknown section(s) ['training']"),
     ({"optim": {"batch_size": 1}}, "optim.batch_size must be >= 2"),
     ({"run": {"precision": "fp8"}}, "run.precision"),
+    ({"data": {"min_crop_scale": 0}}, "data.min_crop_scale must be in (0, 1]"),
 ])
 def test_bad_values_name_the_key(raw, fragment):
     with pytest.raises(ConfigError) as error:

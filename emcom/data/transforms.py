@@ -23,16 +23,16 @@ def blur_kernel_size(image_size: int) -> int:
     return kernel if kernel % 2 == 1 else kernel + 1
 
 
-def simclr_transform(image_size: int) -> v2.Compose:
+def simclr_transform(image_size: int, min_crop_scale: float = 0.08) -> v2.Compose:
     """One random SimCLR view: PIL image or uint8 tensor -> float tensor (3, size, size), normalised.
 
-    RandomResizedCrop(scale 0.08–1, ratio 3/4–4/3) -> ColorJitter(0.8, 0.8, 0.8, 0.2) with p 0.8 ->
+    RandomResizedCrop(scale min_crop_scale–1 (the paper: 0.08), ratio 3/4–4/3) -> ColorJitter(0.8, 0.8, 0.8, 0.2) with p 0.8 ->
     RandomGrayscale p 0.2 -> Gaussian blur σ~U(0.1, 2.0) with p 0.5 -> HorizontalFlip p 0.5.
     """
     return v2.Compose(
         [
             v2.ToImage(),
-            v2.RandomResizedCrop(image_size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
+            v2.RandomResizedCrop(image_size, scale=(min_crop_scale, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
             v2.RandomApply([v2.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8),
             v2.RandomGrayscale(p=0.2),
             v2.RandomApply([v2.GaussianBlur(blur_kernel_size(image_size), sigma=(0.1, 2.0))], p=0.5),
@@ -54,9 +54,9 @@ class TwoViews:
     squashed tensor (computed once, returned twice).
     """
 
-    def __init__(self, image_size: int, augment: bool):
+    def __init__(self, image_size: int, augment: bool, min_crop_scale: float = 0.08):
         self.augment = augment
-        self.transform = simclr_transform(image_size) if augment else squash_transform(image_size)
+        self.transform = simclr_transform(image_size, min_crop_scale) if augment else squash_transform(image_size)
 
     def __call__(self, image) -> tuple[torch.Tensor, torch.Tensor]:
         if self.augment:

@@ -51,7 +51,7 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 def build_loader(config: ExperimentConfig, ctx: DistributedContext) -> tuple[DataLoader, DistributedSampler]:
     """Each rank reads a disjoint shard (same sampler seed on every rank, as DistributedSampler needs)."""
     dataset = ImageFolderDataset(config.data.root, config.data.split,
-                                 TwoViews(config.data.image_size, config.data.augment), config.data.on_bad_image)
+                                 TwoViews(config.data.image_size, config.data.augment, config.data.min_crop_scale), config.data.on_bad_image)
     if len(dataset) < config.optim.batch_size * ctx.world_size:
         raise ConfigError(f"optim.batch_size={config.optim.batch_size} × {ctx.world_size} process(es) exceeds the "
                           f"{len(dataset)} images of {config.data.root}/{config.data.split}")
