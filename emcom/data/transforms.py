@@ -1,7 +1,9 @@
 """Image transforms: the SimCLR augmentation pipeline and the plain squash resize (SPEC.md, Data).
 
-Built on torchvision transforms v2. Geometric and colour operations run on uint8 tensors (cheaper
-than PIL or float at low resolution); conversion to float and ImageNet normalisation come last.
+Built on torchvision transforms v2. Geometric and colour operations run on the PIL image, then the
+result becomes a float tensor and is normalised: measured per view on one core, PIL first costs
+0.87 ms at 32 px and 23.2 ms at 224 px, against 1.29 ms and 25.3 ms with the same operations on
+uint8 tensors.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ def simclr_transform(image_size: int, min_crop_scale: float = 0.08) -> v2.Compos
     """
     return v2.Compose(
         [
-            v2.ToImage(),
             v2.RandomResizedCrop(image_size, scale=(min_crop_scale, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
             v2.RandomApply([v2.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8),
             v2.RandomGrayscale(p=0.2),
             v2.RandomApply([v2.GaussianBlur(blur_kernel_size(image_size), sigma=(0.1, 2.0))], p=0.5),
             v2.RandomHorizontalFlip(p=0.5),
+            v2.ToImage(),
             *_to_normalized_float(),
         ]
     )
