@@ -40,15 +40,22 @@ class Sample:
     label: int
 
 
+def read_tsv(path: Path, columns: tuple[str, ...], error: type[Exception] = DatasetError) -> pd.DataFrame:
+    """Read a tab-separated table as strings (empty cells stay ""), raising ``error`` naming the file
+    and the missing columns if any of ``columns`` is absent."""
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise error(f"{path}: missing column(s) {missing}; expected {list(columns)}")
+    return table
+
+
 def read_classes(root: str | Path) -> pd.DataFrame:
     """Read ``root/classes.tsv`` (wnid, name, source), checking columns and wnids."""
     path = Path(root) / CLASSES_FILE
     if not path.is_file():
         raise DatasetError(f"missing {path}: every dataset root needs a classes.tsv (wnid, name, source)")
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in CLASSES_COLUMNS if c not in table.columns]
-    if missing:
-        raise DatasetError(f"{path}: missing column(s) {missing}; expected {list(CLASSES_COLUMNS)}")
+    table = read_tsv(path, CLASSES_COLUMNS)
     bad = [w for w in table["wnid"] if not WNID_PATTERN.match(w)]
     if bad:
         raise DatasetError(f"{path}: malformed wnid(s) {bad[:5]} (expected 'n' + 8 digits)")

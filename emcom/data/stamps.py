@@ -36,6 +36,7 @@ import pandas as pd
 
 from emcom.data.compositing import composite, prepare_stamp
 from emcom.data.debian import deb_version, fetch_deb, iter_deb_files
+from emcom.data.folder import read_tsv
 from emcom.data.manifest import write_classes, write_manifest
 from emcom.data.splits import check_ood_split, choose_ood_classes
 from emcom.data.staging import staged_folder
@@ -90,10 +91,7 @@ def read_stamp_table(path: str | Path, wordnet: WordNet) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise StampTableError(f"stamp table not found: {path} (config key stamps.table)")
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
-    if missing:
-        raise StampTableError(f"{path}: missing column(s) {missing}; expected {list(TABLE_COLUMNS)}")
+    table = read_tsv(path, TABLE_COLUMNS, StampTableError)
     if table.empty:
         raise StampTableError(f"{path}: no rows")
     duplicated = table["path"][table["path"].duplicated()].tolist()

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from emcom.io import atomic_path, atomic_write_text  # noqa: E402
+from emcom.training.trainer import METRICS_NAME  # noqa: E402
 
 COLUMNS = ["variant", "kind", "shared", "augment", "epochs", "global_batch", "lr", "final_loss",
            "final_train_accuracy", "images_per_second", "train_minutes"]
@@ -39,9 +40,12 @@ def training_table(summaries: Mapping[str, str | Path]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def write_training_report(summaries: Mapping[str, str | Path], metrics: Mapping[str, str | Path],
-                          csv_path: str | Path, markdown_path: str | Path, figure_path: str | Path) -> pd.DataFrame:
-    """Write the per-variant table (CSV and Markdown) and loss/accuracy curves (PNG)."""
+def write_training_report(summaries: Mapping[str, str | Path], csv_path: str | Path, markdown_path: str | Path,
+                          figure_path: str | Path) -> pd.DataFrame:
+    """Write the per-variant table (CSV and Markdown) and loss/accuracy curves (PNG).
+
+    ``summaries``: variant -> its summary.json; the curves come from the metrics.jsonl beside it.
+    """
     table = training_table(summaries)
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4g")
@@ -50,8 +54,8 @@ def write_training_report(summaries: Mapping[str, str | Path], metrics: Mapping[
             "It is not the evaluation accuracy of Table 1.\n\n")
     atomic_write_text(markdown_path, "# Training\n\n" + note + table.to_markdown(index=False, floatfmt=".4g") + "\n")
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for variant, path in metrics.items():
-        history = read_history(path)
+    for variant, path in summaries.items():
+        history = read_history(Path(path).with_name(METRICS_NAME))
         loss_axis.plot(history["epoch"], history["loss"], marker="o", label=variant)
         accuracy_axis.plot(history["epoch"], history["accuracy"], marker="o", label=variant)
     loss_axis.set(xlabel="epoch", ylabel="training loss", title="Loss")
