@@ -1,0 +1,129 @@
+"""Claims check: the paper's own numbers pass every claim; each claim fails when its numbers break it."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from emcom.reporting.claims import FAILS, HOLDS, UNTESTED, check_claims, write_claims
+from emcom.reporting.paper import load_paper_results
+from reporting_inputs import PAPER, VARIANTS, analysis, paper_like_run, summary, write_json
+
+SETTINGS = {"well_above_chance_ratio": 10, "at_chance_ratio": 1.5, "close_nmi": 0.05, "close_wnsim": 0.05,
+            "table3_relative_tolerance": 0.05}
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return load_paper_results(PAPER)
+
+
+def verdicts(evaluations, analyses, paper, table3=None, **settings):
+    result = check_claims(evaluations, analyses, paper, {**SETTINGS, **settings}, kmeans_paper_k=2048, table3=table3)
+    return {c["id"]: c["verdict"] for c in result["claims"]}
+
+
+def replace(records, name_key, name, test_set, **changes):
+    out = []
+    for r in records:
+        if r[name_key] == name and r["test_set"] == test_set:
+            r = {**r, **changes}
+        out.append(r)
+    return out
+
+
+def test_the_papers_own_numbers_pass_every_claim(paper):
+    evaluations, analyses = paper_like_run()
+    result = verdicts(evaluations, analyses, paper)
+    assert set(result.values()) == {HOLDS}, result
+    assert len(result) == 10
+
+
+def test_a_game_near_chance_on_val_fails_the_above_chance_claim(paper):
+    evaluations, analyses = paper_like_run()
+    # 9 × chance (1/128): just under the 10 × chance threshold
+    result = verdicts(replace(evaluations, "variant", "game_aug_shared", "ood", accuracy=9 / 128), analyses, paper)
+    assert result["games_above_chance"] == FAILS
+    assert result["simclr_disc_above_chance"] == HOLDS
+    result = verdicts(replace(evaluations, "variant", "game_aug_shared", "ood", accuracy=10 / 128), analyses, paper)
+    assert result["games_above_chance"] == HOLDS
+
+
+def test_noise_claims_are_checked_per_noise_definition(paper):
+    evaluations, analyses = paper_like_run()
+    # +aug game communicates about raw noise (2 × chance) but not about normalised noise
+    changed = replace(evaluations, "variant", "game_aug_noshared", "noise_raw", accuracy=2 / 128)
+    result = verdicts(changed, analyses, paper)
+    assert result["aug_games_and_simclr_at_chance_on_noise_raw"] == FAILS
+    assert result["aug_games_and_simclr_at_chance_on_noise"] == HOLDS
+    # a −aug game at chance on normalised noise breaks the opaque-protocol claim there only
+    changed = replace(evaluations, "variant", "game_noaug_shared", "noise", accuracy=1 / 128)
+    result = verdicts(changed, analyses, paper)
+    assert result["noaug_games_communicate_about_noise"] == FAILS
+    assert result["noaug_games_communicate_about_noise_raw"] == HOLDS
+    # SimCLR_disc above chance on noise breaks the at-chance claim
+    result = verdicts(replace(evaluations, "variant", "simclr", "noise", accuracy=0.05), analyses, paper)
+    assert result["aug_games_and_simclr_at_chance_on_noise"] == FAILS
+
+
+def test_significance_claims(paper):
+    evaluations, analyses = paper_like_run()
+    significant_shared = replace(analyses, "protocol", "game_noaug_shared", "ood",
+                                 **{k: v for k, v in analysis("x", "ood", 2000, 0.3, None).items() if k in ("nmi", "wnsim")})
+    result = verdicts(evaluations, significant_shared, paper)
+    assert result["noaug_shared_not_significant"] == FAILS  # its nMI became significant
+    ns_aug = replace(analyses, "protocol", "game_aug_shared", "val",
+                     **{k: v for k, v in analysis("x", "val", 2000, 0.5, None).items() if k in ("nmi", "wnsim")})
+    result = verdicts(evaluations, ns_aug, paper)
+    assert result["aug_protocols_significant"] == FAILS  # its WNSim became NS
+    assert result["noaug_shared_not_significant"] == HOLDS
+    ns_kmeans = replace(analyses, "protocol", "simclr_kmeans_k2048", "val",
+                        **{k: v for k, v in analysis("x", "val", 2000, None, 0.2).items() if k in ("nmi", "wnsim")})
+    assert verdicts(evaluations, ns_kmeans, paper)["other_protocols_significant"] == FAILS
+
+
+def test_kmeans_closeness_uses_the_configured_tolerance(paper):
+    evaluations, analyses = paper_like_run()
+    far = replace(analyses, "protocol", "simclr_kmeans_k2048", "val",
+                  **{k: v for k, v in analysis("x", "val", 2000, 0.59 + 0.04, 0.18).items() if k in ("nmi", "wnsim")})
+    # game_aug_shared val nMI 0.56: kmeans 0.63 is 0.07 away, over 0.05
+    assert verdicts(evaluations, far, paper)["kmeans_close_to_aug_games"] == FAILS
+    assert verdicts(evaluations, far, paper, close_nmi=0.08)["kmeans_close_to_aug_games"] == HOLDS
+
+
+def test_missing_models_leave_a_claim_untested_not_passed(paper):
+    evaluations, analyses = paper_like_run()
+    evaluations = [e for e in evaluations if e["variant"] != "game_noaug_shared"]
+    analyses = [a for a in analyses if a["protocol"] != "game_noaug_shared"]
+    result = verdicts(evaluations, analyses, paper)
+    assert result["noaug_shared_not_significant"] == UNTESTED
+    assert result["games_above_chance"] == UNTESTED
+    assert result["aug_protocols_significant"] == HOLDS
+
+
+def test_table3_claim(paper):
+    evaluations, analyses = paper_like_run()
+    rows = [{"model": m, "dataset": d, "metric": "top1", "value": v, "paper": v}
+            for m in ("simclr", "game_aug_noshared", "game_aug_shared") for d, v in paper["table3"][m].items()]
+    table3 = pd.DataFrame(rows)
+    assert verdicts(evaluations, analyses, paper, table3=table3)["game_features_close_to_simclr"] == HOLDS
+    # the paper's largest gap is 3.1% of SimCLR (iNaturalist): a 3% tolerance rejects it
+    result = verdicts(evaluations, analyses, paper, table3=table3, table3_relative_tolerance=0.03)
+    assert result["game_features_close_to_simclr"] == FAILS
+    assert "game_features_close_to_simclr" not in verdicts(evaluations, analyses, paper)
+
+
+def test_written_claims_state_thresholds_and_numbers(tmp_path):
+    evaluations, analyses = paper_like_run()
+    eval_paths = [write_json(tmp_path / "ev" / e["variant"] / f"{e['test_set']}.json", e) for e in evaluations]
+    analysis_paths = [write_json(tmp_path / "an" / a["protocol"] / f"{a['test_set']}.json", a) for a in analyses]
+    summary_paths = [write_json(tmp_path / "models" / v / "summary.json", summary(v)) for v in VARIANTS]
+    write_claims(eval_paths, analysis_paths, summary_paths, PAPER, SETTINGS, 2048,
+                 tmp_path / "claims.json", tmp_path / "claims.md")
+    data = json.loads((tmp_path / "claims.json").read_text())
+    assert data["settings"]["close_nmi"] == 0.05 and "dataset stamps" in data["run"]
+    noise = next(c for c in data["claims"] if c["id"] == "noaug_games_communicate_about_noise")
+    shared = next(c for c in noise["checks"] if c["model"] == "game_noaug_shared")
+    assert shared["accuracy_pct"] == pytest.approx(84.7) and shared["ratio_to_chance"] == pytest.approx(84.7 * 1.28, abs=0.01)
+    markdown = (tmp_path / "claims.md").read_text()
+    assert "close_nmi = 0.05" in markdown and "**holds**" in markdown and "game −aug +shared" in markdown
