@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from emcom import checkpoint
 from emcom.config import ExperimentConfig, ModelConfig
@@ -35,12 +37,30 @@ def test_training_messages_are_soft_distributions(images):
     assert out.message.max().item() < 1.0
 
 
-def test_gumbel_temperature_controls_the_relaxation(images):
+@pytest.mark.parametrize("tau", [5.0, 0.5])
+def test_training_message_is_the_gumbel_softmax_sample_at_the_configured_temperature(images, tau):
+    """softmax((v + g) / τ) with the paper's τ = 5: the same noise through F.gumbel_softmax matches,
+    and the same noise at τ/5 or 5τ does not (the CNNs draw no random numbers)."""
+    game = build_model(small(gumbel_temperature=tau)).train()
     torch.manual_seed(3)
-    hot = build_model(small(gumbel_temperature=50.0)).train()(images, images).message
+    out = game(images, images)
+    logits = out.logits.detach()
+
+    def reference(temperature):
+        torch.manual_seed(3)
+        return F.gumbel_softmax(logits, tau=temperature, hard=False)
+
+    assert torch.allclose(out.message, reference(tau), atol=1e-6)
+    for wrong in (tau / 5, tau * 5):
+        assert not torch.allclose(out.message, reference(wrong), atol=1e-3), wrong
+    # by hand: the noise g recovered from the message is the same whatever τ produced it
     torch.manual_seed(3)
-    cold = build_model(small(gumbel_temperature=0.05)).train()(images, images).message
-    assert hot.max().item() < cold.max().item()
+    g = -torch.empty_like(logits).exponential_().log()
+    assert torch.allclose(out.message, torch.softmax((logits + g) / tau, dim=1), atol=1e-6)
+
+
+def test_default_temperature_is_five():
+    assert build_model(small()).gumbel_temperature == 5.0
 
 
 def test_shared_game_has_one_cnn():
@@ -58,13 +78,58 @@ def test_game_output_shapes(images):
     assert out.logits.shape == (6, 40)
 
 
+def layer_types(sequential):
+    return [type(m) for m in sequential]
+
+
+def test_heads_are_the_papers_layers():
+    """SPEC.md: Sender Linear→BatchNorm1d (no ReLU); symbol embedding Linear(V→H, no bias);
+    Receiver and SimCLR heads Linear→BatchNorm1d→ReLU→Linear(no bias)."""
+    game = build_model(small())
+    assert layer_types(game.sender.head) == [nn.Linear, nn.BatchNorm1d]
+    assert game.sender.head[0].out_features == 40 and game.sender.head[1].num_features == 40
+    embedding = game.symbol_embedding
+    assert isinstance(embedding, nn.Linear) and embedding.bias is None
+    assert (embedding.in_features, embedding.out_features) == (40, 24)
+    simclr = build_model(small(kind="simclr"))
+    for head in (game.receiver.head, simclr.head):
+        assert layer_types(head) == [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Linear]
+        assert head[0].bias is not None and head[3].bias is None
+        assert head[0].out_features == head[1].num_features == 24 and head[3].out_features == 24
+
+
+def test_sender_logits_are_batch_normalised_in_training(images):
+    """The Sender's BatchNorm1d (weight 1, bias 0 at init) makes each symbol's logit zero-mean, unit-variance
+    over the batch: without it the logits keep the Linear's scale and offset."""
+    game = build_model(small()).train()
+    torch.manual_seed(0)
+    batch = torch.randn(16, 3, 32, 32)
+    logits = game.sender(batch)
+    assert torch.allclose(logits.mean(dim=0), torch.zeros(40), atol=1e-5)
+    assert torch.allclose(logits.var(dim=0, unbiased=False), torch.ones(40), atol=1e-2)
+    # and only the messages, never the Receiver, see the symbol: the Receiver's output ignores it
+    receiver_a = game.receiver(batch)
+    game.sender.head[0].weight.data.mul_(3)
+    assert torch.equal(receiver_a, game.receiver(batch))
+
+
 def test_simclr_exposes_h_s_z(images):
     model = build_model(small(kind="simclr")).eval()
     assert isinstance(model, SimCLR)
     layers = model.layers(images)
     assert layers.h.shape == (6, 128) and layers.s.shape == (6, 24) and layers.z.shape == (6, 24)
     assert (layers.s >= 0).all()  # s is post-ReLU
-    assert torch.allclose(model.z_from_s(layers.s), layers.z, atol=1e-6)
+    # by hand, from the head's weights: s = ReLU(BN_eval(W1 h + b1)), z = W2 s (no bias)
+    linear1, bn, _, linear2 = model.head
+    pre = F.batch_norm(layers.h @ linear1.weight.T + linear1.bias, bn.running_mean, bn.running_var,
+                       bn.weight, bn.bias, training=False, eps=bn.eps)
+    assert torch.allclose(layers.h, model.cnn(images), atol=1e-6)
+    assert torch.allclose(layers.s, pre.clamp(min=0), atol=1e-5)
+    assert torch.allclose(layers.z, layers.s @ linear2.weight.T, atol=1e-5)
+    # z_from_s is the last Linear alone: a one-hot s (SimCLR_disc) picks one column of W2
+    assert torch.allclose(model.z_from_s(layers.s), layers.s @ linear2.weight.T, atol=1e-5)
+    one_hot = F.one_hot(torch.tensor([3, 0]), 24).float()
+    assert torch.allclose(model.z_from_s(one_hot), linear2.weight[:, [3, 0]].T, atol=1e-6)
 
 
 @pytest.mark.parametrize("name,dim", [("resnet18", 512), ("resnet50", 2048), ("small_resnet", 128)])

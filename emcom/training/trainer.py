@@ -130,7 +130,19 @@ def train(config: ExperimentConfig, out_dir: str | Path) -> Path:
 
 
 def run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedContext) -> nn.Module:
-    """The recipe on one rank of an initialised context; returns this rank's trained (unwrapped) model."""
+    """The recipe on one rank of an initialised context; returns this rank's trained (unwrapped) model.
+
+    The CPU thread count it sets (:func:`cpu_threads`) is process state: it is restored on return or
+    error, so code run after a training (other tests, evaluation) keeps its own.
+    """
+    threads = torch.get_num_threads()
+    try:
+        return _run_training(config, out_dir, ctx)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedContext) -> nn.Module:
     precision = resolve_precision(config.run, ctx.device)
     if ctx.device.type == "cpu":
         torch.set_num_threads(cpu_threads(config, torch.get_num_threads()))
