@@ -22,6 +22,8 @@ BACKBONES = ("resnet50", "resnet18", "small_resnet")
 NTXENT_VARIANTS = ("standard", "egg")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 BAD_IMAGE_POLICIES = ("error", "skip")
+LARS_IMPLEMENTATIONS = ("fused", "timm")
+AUGMENT_PLACES = ("workers", "device")
 
 
 class ConfigError(ValueError):
@@ -87,6 +89,7 @@ class OptimConfig:
     weight_decay: float = 1e-5  # on parameters with ndim ≥ 2 only
     trust_coefficient: float = 1e-3
     warmup_epochs: int = 0
+    lars_impl: str = "fused"  # "fused": multi-tensor kernels (emcom.training.lars); "timm": timm's Lars (reference)
 
     def validate(self) -> None:
         _positive("optim.epochs", self.epochs)
@@ -94,6 +97,7 @@ class OptimConfig:
         if self.batch_size < 2:
             raise ConfigError(f"optim.batch_size must be >= 2 (target + distractors), got {self.batch_size}")
         _positive("optim.base_lr", self.base_lr)
+        _choice("optim.lars_impl", self.lars_impl, LARS_IMPLEMENTATIONS)
         if not 0 <= self.warmup_epochs < self.epochs:
             raise ConfigError(f"optim.warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
 

@@ -8,6 +8,10 @@ import torch
 from timm.optim import Lars
 from torch import nn
 
+from emcom.training.lars import FusedLars
+
+LARS_IMPLEMENTATIONS = {"fused": FusedLars, "timm": Lars}
+
 
 def scaled_lr(base_lr: float, global_batch: int) -> float:
     """Linear scaling rule: lr = base × global_batch / 256 (0.3 × 2048 / 256 = 2.4 in the paper)."""
@@ -24,13 +28,18 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def build_lars(model: nn.Module, lr: float, momentum: float, weight_decay: float,
-               trust_coefficient: float) -> Lars:
+               trust_coefficient: float, impl: str = "fused") -> torch.optim.Optimizer:
     """SGD + momentum wrapped in LARS that adapts EVERY parameter, BN and biases included.
 
     That is apex LARC's behaviour in the authors' code, i.e. timm's ``always_adapt=True``.
+    ``impl``: "fused" (:class:`~emcom.training.lars.FusedLars`, multi-tensor kernels) or "timm"
+    (``timm.optim.Lars``, the reference); same update, same param_groups keys and state_dict.
     """
-    return Lars(parameter_groups(model, weight_decay), lr=lr, momentum=momentum,
-                trust_coeff=trust_coefficient, eps=1e-8, trust_clip=False, always_adapt=True)
+    if impl not in LARS_IMPLEMENTATIONS:
+        raise ValueError(f"optim.lars_impl must be one of {sorted(LARS_IMPLEMENTATIONS)}, got {impl!r}")
+    return LARS_IMPLEMENTATIONS[impl](parameter_groups(model, weight_decay), lr=lr, momentum=momentum,
+                                      trust_coeff=trust_coefficient, eps=1e-8, trust_clip=False,
+                                      always_adapt=True)
 
 
 def cosine_schedule(epochs: int, warmup_epochs: int = 0):

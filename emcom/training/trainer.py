@@ -156,7 +156,7 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
     objective = build_objective(config.model, gather_distributed=config.run.gather_negatives)
     # ---- optimiser and schedule ----------------------------------------------------------------
     optimizer = build_lars(model, lr, config.optim.momentum, config.optim.weight_decay,
-                           config.optim.trust_coefficient)
+                           config.optim.trust_coefficient, impl=config.optim.lars_impl)
     scheduler = build_scheduler(optimizer, config.optim.epochs, config.optim.warmup_epochs)
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
     # ---- resume --------------------------------------------------------------------------------

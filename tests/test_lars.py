@@ -1,0 +1,148 @@
+"""FusedLars against timm's Lars (the reference): same update, same state, no host synchronisation."""
+
+import copy
+
+import pytest
+import torch
+from timm.optim import Lars
+from torch import nn
+
+from emcom.training.lars import FusedLars
+from emcom.training.optim import build_lars, parameter_groups
+
+HYPER = dict(lr=2.4, momentum=0.9, trust_coeff=1e-3, eps=1e-8, trust_clip=False, always_adapt=True)
+
+
+def small_game() -> torch.nn.Module:
+    """A tiny CNN with the parameter kinds of the real ones: conv/linear weights (decayed), BN and biases."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, bias=False),
+                         nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+
+
+def twin(optimizer_class, model, weight_decay=1e-2, **overrides):
+    """A deep copy of ``model`` and an optimiser over its two groups (wd on ndim ≥ 2, none on the rest)."""
+    clone = copy.deepcopy(model)
+    return clone, optimizer_class(parameter_groups(clone, weight_decay), **{**HYPER, **overrides})
+
+
+def loss_of(model, step: int) -> torch.Tensor:
+    """A classification loss on batch number ``step`` (the same batch for every twin)."""
+    generator = torch.Generator().manual_seed(step)
+    images, labels = torch.randn(16, 3, 12, 12, generator=generator), torch.randint(5, (16,), generator=generator)
+    return nn.functional.cross_entropy(model(images), labels)
+
+
+def run_steps(model, optimizer, steps, scaler=None, first_step=0, poison=()):
+    for step in range(first_step, first_step + steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_of(model, step)
+        if step in poison:  # an overflowing step: the scaler must skip it in both implementations
+            loss = loss * float("inf")
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
+
+def assert_same(model_a, opt_a, model_b, opt_b):
+    for (name, p), q in zip(model_a.named_parameters(), model_b.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7, msg=name)
+    for p, q in zip(model_a.parameters(), model_b.parameters()):
+        buf_a, buf_b = opt_a.state[p].get("momentum_buffer"), opt_b.state[q].get("momentum_buffer")
+        assert (buf_a is None) == (buf_b is None)
+        if buf_a is not None:
+            torch.testing.assert_close(buf_a, buf_b, rtol=1e-5, atol=1e-7)
+
+
+def test_several_steps_equal_timm_lars_with_two_groups():
+    model = small_game()
+    fused_model, fused = twin(FusedLars, model)
+    timm_model, reference = twin(Lars, model)
+    assert [len(g["params"]) for g in fused.param_groups] == [len(g["params"]) for g in reference.param_groups]
+    assert all(len(g["params"]) > 0 for g in fused.param_groups)
+    run_steps(fused_model, fused, 5)
+    run_steps(timm_model, reference, 5)
+    moved = sum((p - q).abs().sum() for p, q in zip(fused_model.parameters(), model.parameters()))
+    assert moved > 0
+    assert_same(fused_model, fused, timm_model, reference)
+
+
+@pytest.mark.parametrize("weight_decay,overrides", [(0.0, {}), (1e-2, {"trust_clip": True}),
+                                                    (1e-2, {"nesterov": True}), (0.0, {"always_adapt": False})])
+def test_the_other_timm_options_match_too(weight_decay, overrides):
+    model = small_game()
+    fused_model, fused = twin(FusedLars, model, weight_decay, **overrides)
+    timm_model, reference = twin(Lars, model, weight_decay, **overrides)
+    run_steps(fused_model, fused, 3)
+    run_steps(timm_model, reference, 3)
+    assert_same(fused_model, fused, timm_model, reference)
+
+
+def test_equal_under_grad_scaler_including_a_skipped_overflow_step():
+    model = small_game()
+    fused_model, fused = twin(FusedLars, model)
+    timm_model, reference = twin(Lars, model)
+    scalers = [torch.amp.GradScaler("cpu", init_scale=2.0**10) for _ in range(2)]
+    run_steps(fused_model, fused, 5, scalers[0], poison={0, 3})
+    run_steps(timm_model, reference, 5, scalers[1], poison={0, 3})
+    assert scalers[0].get_scale() == scalers[1].get_scale() == 2.0**8  # two overflows halved it twice
+    assert_same(fused_model, fused, timm_model, reference)
+
+
+@pytest.mark.parametrize("first,second", [(FusedLars, Lars), (Lars, FusedLars), (FusedLars, FusedLars)])
+def test_state_dict_resumes_across_implementations(first, second):
+    """A checkpoint's optimizer.state_dict() from one implementation resumes in the other."""
+    model = small_game()
+    straight_model, straight = twin(Lars, model)
+    run_steps(straight_model, straight, 5)
+
+    interrupted_model, interrupted = twin(first, model)
+    run_steps(interrupted_model, interrupted, 3)
+    saved_state, saved_weights = copy.deepcopy(interrupted.state_dict()), copy.deepcopy(interrupted_model.state_dict())
+    resumed_model, resumed = twin(second, model)
+    resumed_model.load_state_dict(saved_weights)
+    resumed.load_state_dict(saved_state)
+    assert resumed.param_groups[0]["trust_coeff"] == 1e-3
+    run_steps(resumed_model, resumed, 2, first_step=3)
+    assert_same(resumed_model, resumed, straight_model, straight)
+
+
+def test_param_groups_read_like_timms():
+    """Tests and tools that inspect LARS flags on the built optimiser see timm's keys and values."""
+    model = small_game()
+    fused = build_lars(model, lr=2.4, momentum=0.9, weight_decay=1e-5, trust_coefficient=1e-3)
+    reference = build_lars(model, lr=2.4, momentum=0.9, weight_decay=1e-5, trust_coefficient=1e-3, impl="timm")
+    assert isinstance(fused, FusedLars) and isinstance(reference, Lars)
+    assert fused.defaults == reference.defaults
+    strip = [{k: v for k, v in g.items() if k != "params"} for g in fused.param_groups]
+    assert strip == [{k: v for k, v in g.items() if k != "params"} for g in reference.param_groups]
+    with pytest.raises(ValueError, match="optim.lars_impl"):
+        build_lars(model, lr=1.0, momentum=0.9, weight_decay=0.0, trust_coefficient=1e-3, impl="apex")
+
+
+def test_step_never_reads_a_tensor_back_to_the_host(monkeypatch):
+    """No .item()/bool()/float() on a tensor inside step(): on CUDA each would stall the stream."""
+    model = small_game()
+    fused_model, fused = twin(FusedLars, model)
+    run_steps(fused_model, fused, 1)  # momentum buffers exist: the steady-state path is checked next
+    loss_of(fused_model, 1).backward()
+
+    def forbidden(*_args, **_kwargs):
+        raise AssertionError("host synchronisation in FusedLars.step")
+
+    for name in ("item", "__bool__", "__float__", "__int__", "tolist", "cpu", "numpy"):
+        monkeypatch.setattr(torch.Tensor, name, forbidden)
+    fused.step()
+
+
+def test_config_key_chooses_the_implementation():
+    from emcom.config import ConfigError, ExperimentConfig
+
+    assert ExperimentConfig.from_dict({}).optim.lars_impl == "fused"
+    assert ExperimentConfig.from_dict({"optim": {"lars_impl": "timm"}}).optim.lars_impl == "timm"
+    with pytest.raises(ConfigError, match="optim.lars_impl"):
+        ExperimentConfig.from_dict({"optim": {"lars_impl": "apex"}})
