@@ -78,10 +78,30 @@ def world_size() -> int:
 
 
 def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
-    """All-gather (B, ...) from every rank into (world × B, ...), rank order; gradients flow back."""
+    """All-gather (B, ...) from every rank into (world × B, ...), rank order; gradients flow back
+    to every rank's tensor (the backward is a reduce-scatter). Kept as the reference that
+    :func:`gather_negatives` is tested against."""
     if world_size() == 1:
         return tensor
     return torch.cat(dist_fn.all_gather(tensor), dim=0)
+
+
+def gather_negatives(tensor: torch.Tensor) -> torch.Tensor:
+    """All-gather (B, ...) into (world × B, ...), rank order, as the authors gather negatives.
+
+    The other ranks' chunks arrive WITHOUT gradient; this rank's chunk is the input itself and keeps
+    its gradient (EGG ``emcom_as_ssl``: ``all_gather`` under no_grad, then the local slice put
+    back). The forward values equal :func:`gather_with_grad`'s; the backward differs: no gradient
+    reaches the other ranks' candidates, so each rank's tensor gets the gradient of its own loss only.
+    Every rank must call it for the same shapes (it is a collective).
+    """
+    if world_size() == 1:
+        return tensor
+    with torch.no_grad():
+        chunks = [torch.empty_like(tensor) for _ in range(world_size())]
+        dist.all_gather(chunks, tensor.contiguous())
+    chunks[rank()] = tensor
+    return torch.cat(chunks, dim=0)
 
 
 def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Two gloo processes: identical weights after training, disjoint shards, gathers with gradients."""
+"""Two gloo processes: identical weights after training, disjoint shards, the authors' gather of negatives."""
 
 import socket
 
@@ -9,7 +9,7 @@ import torch.multiprocessing as mp
 from distributed_worker import gathered_losses, train_rank
 from emcom.data.folder import ImageFolderDataset
 from emcom.distributed import DistributedContext
-from emcom.losses import GameLoss, NTXentLoss
+from emcom.losses import GameLoss, NTXentLoss, game_loss, ntxent_loss
 from emcom.models import build_model
 from emcom.training.trainer import build_loader
 
@@ -50,21 +50,54 @@ def test_two_process_training_ends_with_identical_weights(image_set, make_config
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "summary.json").is_file()
 
 
+def _rank_reference(monkeypatch, name, full, rank, world, batch=4):
+    """One process computing what rank ``rank`` computes with the authors' gather: its own slice is a
+    leaf with gradient, the other ranks' rows are constants. Returns (loss, grads of the own slice)."""
+    local = {k: v[rank * batch:(rank + 1) * batch].clone().requires_grad_(True) for k, v in full.items()}
+
+    def gather_remote_as_constants(tensor):
+        key = next(k for k, v in local.items() if v is tensor)
+        return torch.cat([full[key][:rank * batch], tensor, full[key][(rank + 1) * batch:]])
+
+    module = game_loss if name == "game" else ntxent_loss
+    loss = GameLoss(0.1, gather_distributed=True) if name == "game" else NTXentLoss(0.1, gather_distributed=True)
+    monkeypatch.setattr(module, "gather_negatives", gather_remote_as_constants)
+    monkeypatch.setattr(module, "rank", lambda: rank)
+    if name == "ntxent":
+        monkeypatch.setattr(module, "world_size", lambda: world)
+    value = loss(local["queries"], local["keys"]).loss
+    value.backward()
+    monkeypatch.undo()
+    return value.detach(), {k: v.grad for k, v in local.items()}
+
+
 @pytest.mark.slow
-def test_gathered_negatives_equal_one_process_on_the_whole_batch(tmp_path):
+def test_gathered_negatives_carry_no_gradient_to_other_ranks(tmp_path, monkeypatch):
+    """The authors' gather: remote candidates without gradient, local chunk with it (SPEC.md)."""
     world = 2
     mp.spawn(gathered_losses, args=(world, free_port(), str(tmp_path)), nprocs=world, join=True)
     ranks = [torch.load(tmp_path / f"losses{r}.pt") for r in range(world)]
     full = ranks[0]["full"]
+    # the gather itself: rank r's tensor gets only the gradient of its own rows of the output
+    all_weights = [r["weights"] for r in ranks]
+    for rank, result in enumerate(ranks):
+        own = slice(rank * 4, (rank + 1) * 4)
+        assert torch.equal(result["gather_grads"]["negatives"], all_weights[rank][own])
+        # with gradient, every rank's use of these rows flows back here (the difference is not zero)
+        assert torch.equal(result["gather_grads"]["with_grad"], sum(w[own] for w in all_weights))
     for name, loss in (("game", GameLoss(0.1)), ("ntxent", NTXentLoss(0.1))):
         queries, keys = (full[k].clone().requires_grad_(True) for k in ("queries", "keys"))
         single = loss(queries, keys).loss
-        single.backward()
         mean_over_ranks = sum(r["results"][name]["loss"] for r in ranks) / world
         assert torch.allclose(mean_over_ranks, single.detach(), atol=1e-5), name
-        # the single-process loss is the mean of the ranks' losses, so its gradient is their sum / world:
-        # a gradient flowing back through the gather to the rank that owns the tensor
         for rank, result in enumerate(ranks):
-            part = slice(rank * 4, (rank + 1) * 4)
-            for key, tensor in (("queries", queries), ("keys", keys)):
-                assert torch.allclose(result["results"][name][key] / world, tensor.grad[part], atol=1e-5), (name, key)
+            ours, reference = result["results"][name], result["with_grad"][name]
+            assert torch.equal(ours["loss"], reference["loss"]), name  # the forward is unchanged
+            expected_loss, expected = _rank_reference(monkeypatch, name, full, rank, world)
+            assert torch.allclose(ours["loss"], expected_loss, atol=1e-6), name
+            for key in ("queries", "keys"):
+                # only this rank's own loss reaches its tensors: nothing comes back from other ranks
+                assert torch.allclose(ours[key], expected[key], atol=1e-6), (name, key)
+        # keys (and both NT-Xent views) are other ranks' candidates: their gradient did change
+        ours, with_grad = ranks[0]["results"][name]["keys"], ranks[0]["with_grad"][name]["keys"]
+        assert not torch.allclose(ours, with_grad, atol=1e-4), name

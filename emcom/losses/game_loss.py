@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emcom.distributed import gather_with_grad, rank
+from emcom.distributed import gather_negatives, rank
 
 
 class LossOutput(NamedTuple):
@@ -25,7 +25,8 @@ class GameLoss(nn.Module):
     """Cross-entropy of the Receiver's softmax over candidates against the target's position.
 
     Candidates are the local batch (the paper: target + B-1 distractors); with
-    ``gather_distributed`` every rank's Receiver vectors become candidates, gradients flowing.
+    ``gather_distributed`` every rank's Receiver vectors become candidates; the other ranks' arrive
+    without gradient (the authors' option, :func:`emcom.distributed.gather_negatives`).
     """
 
     def __init__(self, temperature: float = 0.1, gather_distributed: bool = False):
@@ -40,7 +41,7 @@ class GameLoss(nn.Module):
         batch = message_embedding.shape[0]
         candidates, offset = receiver_vectors, 0
         if self.gather_distributed:
-            candidates, offset = gather_with_grad(receiver_vectors), rank() * batch
+            candidates, offset = gather_negatives(receiver_vectors), rank() * batch
         scores = cosine_scores(message_embedding, candidates, self.temperature)
         targets = torch.arange(batch, device=scores.device) + offset
         loss = F.cross_entropy(scores, targets)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emcom.distributed import gather_with_grad, rank, world_size
+from emcom.distributed import gather_negatives, rank, world_size
 from emcom.losses.game_loss import LossOutput, cosine_scores
 
 
@@ -16,8 +16,9 @@ class NTXentLoss(nn.Module):
     ``variant="standard"``: each view's logits are its cosine/τ to every other view (self
     excluded); the target is its twin. ``variant="egg"`` reproduces the authors' code, which masks
     only the self-similarity and prepends the positive, so the positive appears twice in each row,
-    and halves the loss. With ``gather_distributed`` the keys are every rank's views (gradients
-    flow through the gather); the queries stay local.
+    and halves the loss. With ``gather_distributed`` the keys are every rank's views, the other
+    ranks' without gradient (the authors' gather, :func:`emcom.distributed.gather_negatives`); the
+    queries stay local.
     """
 
     def __init__(self, temperature: float = 0.1, variant: str = "standard", gather_distributed: bool = False):
@@ -35,7 +36,7 @@ class NTXentLoss(nn.Module):
         batch = z_a.shape[0]
         queries = torch.cat([z_a, z_b])  # (2B, D)
         if self.gather_distributed and world_size() > 1:
-            all_a, all_b = gather_with_grad(z_a), gather_with_grad(z_b)
+            all_a, all_b = gather_negatives(z_a), gather_negatives(z_b)
             keys = torch.cat([all_a, all_b])  # (2WB, D): every rank's first views, then second views
             total = all_a.shape[0]
             local = torch.arange(batch, device=z_a.device) + rank() * batch
