@@ -263,9 +263,11 @@ def write_table2(analysis_paths: Iterable[str | Path], evaluation_paths: Iterabl
     tidy = table2_frame(analyses, paper["table2"], kmeans_paper_k)
     permutations = _one_or_all({a["protocol"] + "/" + a["test_set"]: a.get("permutations", "?") for a in analyses})
     alpha = _one_or_all({a["protocol"] + "/" + a["test_set"]: a.get("alpha", "?") for a in analyses})
-    classes = _one_or_all({f"{r['protocol']}/{r['test_set']}": r["classes"] for _, r in tidy.iterrows()})
+    sizes = "; ".join(
+        f"{TEST_SET_NAMES.get(t, t)}: {_one_or_all(dict(zip(g['protocol'], g['items'])))} items of "
+        f"{_one_or_all(dict(zip(g['protocol'], g['classes'])))} classes" for t, g in tidy.groupby("test_set", sort=False))
     caption = (
-        f"Protocol analysis of this run: {run_setting(evaluations, summaries)}; classes per test set {classes}. "
+        f"Protocol analysis of this run: {run_setting(evaluations, summaries)}; {sizes}. "
         f"|P| = distinct symbols used; nMI = MI(labels; symbols) / mean of the two entropies; WNSim = mean "
         f"WordNet path similarity of the classes of item pairs that share a symbol. NS: not significantly "
         f"above the permutation null ({permutations} permutations, alpha {alpha}); 'null' is the null's "
