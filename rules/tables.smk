@@ -2,8 +2,10 @@
 # files (INTERFACES.md) and data/paper_results.yaml: `snakemake results/tables/table1.md` rebuilds
 # that table from what it needs.
 PAPER_RESULTS = "data/paper_results.yaml"
-TABLE1_TEST_SETS = ["val", "ood", "noise", "noise_raw"]  # noise: normalised (authors' code); noise_raw: N(0,1)
-TABLE2_TEST_SETS = ["val", "ood"]
+# Test sets of the evaluation and analysis rules (config evaluation.test_sets, analysis.test_sets).
+# noise: randn then Normalize (the authors' code); noise_raw: N(0,1) pixels (the paper's text).
+TABLE1_TEST_SETS = config.get("evaluation", {}).get("test_sets", ["val", "ood", "noise", "noise_raw"])
+TABLE2_TEST_SETS = config.get("analysis", {}).get("test_sets", ["val", "ood"])
 REPORT = config["report"]
 CLAIMS = config["claims"]
 
@@ -20,17 +22,13 @@ def vocab_size():
     return config["training"].get("defaults", {}).get("model", {}).get("vocab_size", 2048)
 
 
-def kmeans_protocols():
-    """simclr_kmeans_k{K} for each k of the k-means config (written by the analysis rules)."""
-    ks = config.get("kmeans", {}).get("k", [])
-    return [f"simclr_kmeans_k{k}" for k in ks]
-
-
 def report_protocols():
-    """Table 2's rows: every game variant, SimCLR_disc (h argmax) and each SimCLR_kmeans."""
+    """Table 2's rows, named as rules/evaluate.smk names them: every game variant, <simclr>_disc
+    (argmax of h) and <simclr>_kmeans_k<k> for each k of analysis.kmeans_k."""
     games = [v for v in VARIANTS if variant_kind(v) == "game"]
-    simclr = ["simclr_disc"] if any(variant_kind(v) == "simclr" for v in VARIANTS) else []
-    return simclr + kmeans_protocols() + games
+    simclr = [v for v in VARIANTS if variant_kind(v) == "simclr"]
+    ks = config.get("analysis", {}).get("kmeans_k", [])
+    return [f"{v}_disc" for v in simclr] + [f"{v}_kmeans_k{k}" for v in simclr for k in ks] + games
 
 
 def figure_model():
