@@ -11,6 +11,11 @@ def test_defaults_are_the_papers():
     assert config.model.gumbel_temperature == 5.0 and config.model.similarity_temperature == 0.1
     assert config.optim.batch_size == 128 and config.optim.epochs == 100 and config.optim.base_lr == 0.3
     assert config.run.seed == 111 and not config.run.gather_negatives
+    # SPEC.md, Training: SGD momentum 0.9 in LARS (trust 1e-3), wd 1e-5, no warm-up (eps 1e-8: tests/test_optim.py)
+    assert config.optim.momentum == 0.9 and config.optim.weight_decay == 1e-5
+    assert config.optim.trust_coefficient == 1e-3 and config.optim.warmup_epochs == 0
+    assert config.model.ntxent_variant == "standard" and not config.model.shared and config.model.hidden_size == 2048
+    assert config.data.augment and config.data.image_size == 224 and config.data.min_crop_scale == 0.08
 
 
 @pytest.mark.parametrize("raw,fragment", [

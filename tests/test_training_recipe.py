@@ -36,7 +36,8 @@ def spied_run(image_set, tmp_path_factory):
         bound = signature.bind(*args, **kwargs).arguments
         optimizer, loader = bound["optimizer"], bound["loader"]
         seen.append({"epoch": bound["epoch"], "lrs": [g["lr"] for g in optimizer.param_groups],
-                     "order": list(loader.sampler), "optimizer": optimizer, "model": bound["model"]})
+                     "order": list(loader.sampler), "optimizer": optimizer, "model": bound["model"],
+                     "torch_seed": torch.initial_seed()})
         return real_epoch(*args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
@@ -74,6 +75,19 @@ def test_every_epoch_draws_its_own_shard_order(spied_run):
     orders = [tuple(s["order"]) for s in seen]
     assert len(set(orders)) == EPOCHS
     assert all(sorted(order) == sorted(orders[0]) for order in orders)  # a permutation of the same shard
+
+
+def test_every_epoch_draws_its_own_noise(spied_run):
+    """Augmentations and Gumbel noise are seeded per (run seed, epoch, rank): never the same twice."""
+    config, seen, _, _ = spied_run
+    seeds = [s["torch_seed"] for s in seen]
+    assert seeds == [trainer.epoch_seed(config.run.seed, e, 0) for e in range(EPOCHS)]
+    assert len(set(seeds)) == EPOCHS
+
+
+def test_epoch_seed_separates_runs_epochs_and_ranks():
+    seeds = {trainer.epoch_seed(seed, epoch, rank) for seed in (111, 222) for epoch in range(100) for rank in range(16)}
+    assert len(seeds) == 2 * 100 * 16
 
 
 def test_the_built_optimiser_has_the_papers_flags_and_groups(spied_run):

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config.yaml", "config", "data")
@@ -21,6 +23,30 @@ def scratch_workdir(tmp_path: Path) -> Path:
     (tmp_path / "resources").mkdir()
     (tmp_path / "resources" / "debs").symlink_to(debs)
     return tmp_path
+
+
+def check_stamps_manifest(root: Path) -> None:
+    """The built stamps dataset has the counts config/ci.yaml asks for, on disk and in its manifest:
+    per-stamp composites × the stamps of data/stamps.tsv on each side of the OOD split."""
+    ci = yaml.safe_load((REPO / "config" / "ci.yaml").read_text())["stamps"]
+    manifest = json.loads((root / "manifest.json").read_text())
+    for key in ("train_per_stamp", "val_per_stamp", "ood_per_stamp"):
+        assert manifest["config"][key] == ci[key], key
+    table = pd.read_csv(REPO / manifest["config"]["table"], sep="\t", dtype=str)
+    ood = set(manifest["ood_wnids"])
+    stamps_in = table["wnid"].isin(ood)
+    in_distribution = set(table["wnid"]) - ood
+    assert 0 < len(ood) <= round(manifest["config"]["ood_fraction"] * table["wnid"].nunique())
+    expected = {
+        "train": {"classes": len(in_distribution), "images": ci["train_per_stamp"] * int((~stamps_in).sum())},
+        "val": {"classes": len(in_distribution), "images": ci["val_per_stamp"] * int((~stamps_in).sum())},
+        "ood": {"classes": len(ood), "images": ci["ood_per_stamp"] * int(stamps_in.sum())},
+    }
+    assert manifest["splits"] == expected
+    for split, counts in expected.items():  # the files agree with the manifest
+        folders = sorted(p.name for p in (root / split).iterdir())
+        assert folders == sorted(ood if split == "ood" else in_distribution), split
+        assert sum(1 for _ in (root / split).glob("*/*.png")) == counts["images"], split
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -53,8 +79,7 @@ def test_embedded_default_dag_runs_end_to_end(tmp_path):
     table = (workdir / "results" / "training" / "training.csv").read_text().splitlines()
     assert len(table) == 1 + len(variants) and table[0].startswith("variant,kind,shared,augment")
     assert (workdir / "results" / "training" / "training_curves.png").stat().st_size > 10_000
-    manifest = json.loads((workdir / "resources" / "datasets" / "stamps" / "manifest.json").read_text())
-    assert manifest  # the data rules ran; their own tests check the content
+    check_stamps_manifest(workdir / "resources" / "datasets" / "stamps")
     # a second run has nothing left to do
     again = snakemake(workdir, "--dry-run", "--quiet")
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout
