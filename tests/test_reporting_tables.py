@@ -128,3 +128,12 @@ def test_malformed_input_names_the_file(tmp_path):
     paper.write_text(yaml.safe_dump({"table1": {}}))
     with pytest.raises(ReportInputError, match="paper.yaml.*table2"):
         load_paper_results(paper)
+
+
+def test_table2_reads_json_nulls_as_missing_values(paper):
+    """WNSim has no value when no two items share a symbol: the analysis writes null, the cell shows —."""
+    record = analysis("game_aug_shared", "val", 1280, nmi=0.9, wnsim=None)
+    record["wnsim"].update(value=None, null_mean=None, p_value=None, significant=False)
+    table = table2_frame([record], paper["table2"], kmeans_paper_k=2048)
+    assert math.isnan(cell(table, "protocol", "game_aug_shared", "val", "wnsim"))
+    assert table2_wide(table).loc["game +aug +shared", "val WNSim"] == "NS (—; null —)"

@@ -30,6 +30,11 @@ TEST_SET_NAMES = {"val": "val", "ood": "OOD", "noise": "noise (normalised)", "no
 PAPER_TEST_SET = {"val": "val", "ood": "ood", "noise": "noise", "noise_raw": "noise"}
 
 
+def _f(value: float | None) -> float:
+    """A JSON number, None (JSON's stand-in for NaN, e.g. WNSim with no same-symbol pair) as NaN."""
+    return math.nan if value is None else float(value)
+
+
 def _mean_sd(values: Iterable[float]) -> tuple[float, float]:
     values = np.asarray(list(values), dtype=float)
     sd = float(values.std(ddof=1)) if len(values) > 1 else math.nan
@@ -134,13 +139,13 @@ def table2_frame(analyses: Iterable[dict], paper_table2: Mapping, kmeans_paper_k
                 "symbols_used_paper": paper_value(paper_table2, paper_row, test_set, "symbols_used"),
             }
             for score in ("nmi", "wnsim"):
-                value, sd = _mean_sd(r[score]["value"] for r in records)
+                value, sd = _mean_sd(_f(r[score]["value"]) for r in records)
                 significant = sum(bool(r[score]["significant"]) for r in records)
                 paper = paper_value(paper_table2, paper_row, test_set, score)
                 row.update({
                     score: value, f"{score}_sd": sd,
-                    f"{score}_null_mean": float(np.mean([r[score]["null_mean"] for r in records])),
-                    f"{score}_p_value": float(max(r[score]["p_value"] for r in records)),
+                    f"{score}_null_mean": float(np.mean([_f(r[score]["null_mean"]) for r in records])),
+                    f"{score}_p_value": float(np.max([_f(r[score]["p_value"]) for r in records])),
                     f"{score}_significant": significant == len(records),
                     f"{score}_significant_seeds": significant,
                     f"{score}_paper": paper,
@@ -154,7 +159,7 @@ def table2_frame(analyses: Iterable[dict], paper_table2: Mapping, kmeans_paper_k
 
 def _score_cell(r: pd.Series, score: str) -> str:
     value = _number(r[score], r[f"{score}_sd"], r["seeds"], digits=2)
-    null = f"null {r[f'{score}_null_mean']:.2f}"
+    null = f"null {_number(r[f'{score}_null_mean'], digits=2)}"
     if r[f"{score}_significant"]:
         return f"{value} ({null})"
     if r["seeds"] > 1 and r[f"{score}_significant_seeds"]:
