@@ -84,6 +84,9 @@ class OptimConfig:
 
     epochs: int = 100
     batch_size: int = 128  # per process: it is also the number of game candidates
+    # Images per optimizer step over all processes; 0 = batch_size × processes (lr scaled to it).
+    # A multiple of that reaches it by gradient accumulation (emcom/training/batching.py).
+    global_batch: int = 0
     base_lr: float = 0.3  # lr = base_lr × global_batch / 256
     momentum: float = 0.9
     weight_decay: float = 1e-5  # on parameters with ndim ≥ 2 only
@@ -97,6 +100,8 @@ class OptimConfig:
         if self.batch_size < 2:
             raise ConfigError(f"optim.batch_size must be >= 2 (target + distractors), got {self.batch_size}")
         _positive("optim.base_lr", self.base_lr)
+        if self.global_batch < 0:
+            raise ConfigError(f"optim.global_batch must be >= 0 (0: batch_size × processes), got {self.global_batch}")
         _choice("optim.lars_impl", self.lars_impl, LARS_IMPLEMENTATIONS)
         if not 0 <= self.warmup_epochs < self.epochs:
             raise ConfigError(f"optim.warmup_epochs must be in [0, epochs), got {self.warmup_epochs}")
@@ -112,12 +117,15 @@ class RunConfig:
     gather_negatives: bool = False  # the paper plays with per-GPU candidates only
     checkpoint_every: int = 1  # epochs
     max_steps_per_epoch: int = 0  # 0 = the whole epoch; >0 truncates (tests, smoke runs)
+    # fp16 (grad scaler): non-finite steps are skipped; this many in a row stop the run (loop.py)
+    max_consecutive_nonfinite: int = 100
     cpu_threads: int = 0  # CPU only: torch intra-op threads; 0 = auto (leave cores to augmenting workers)
     progress_bar: bool = True
 
     def validate(self) -> None:
         _choice("run.precision", self.precision, PRECISIONS)
         _positive("run.checkpoint_every", self.checkpoint_every)
+        _positive("run.max_consecutive_nonfinite", self.max_consecutive_nonfinite)
         if self.cpu_threads < 0:
             raise ConfigError(f"run.cpu_threads must be >= 0, got {self.cpu_threads}")
         if self.max_steps_per_epoch < 0:

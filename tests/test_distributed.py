@@ -1,5 +1,6 @@
 """Two gloo processes: identical weights after training, disjoint shards, the authors' gather of negatives."""
 
+import json
 import socket
 
 import pytest
@@ -37,7 +38,8 @@ def test_samplers_cover_the_data_without_overlap(image_set, make_config):
 @pytest.mark.slow
 def test_two_process_training_ends_with_identical_weights(image_set, make_config, tmp_path):
     config = make_config(image_set, model={"kind": "game", "shared": False}, data={"augment": True},
-                         optim={"epochs": 2, "batch_size": 8}, run={"max_steps_per_epoch": 3})
+                         optim={"epochs": 2, "batch_size": 8, "global_batch": 32},  # 2 micro-batches per step
+                         run={"max_steps_per_epoch": 2})
     mp.spawn(train_rank, args=(2, free_port(), config.to_dict(), str(tmp_path)), nprocs=2, join=True)
     rank0, rank1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     for name in rank0:
@@ -48,6 +50,8 @@ def test_two_process_training_ends_with_identical_weights(image_set, make_config
     moved = [n for n in rank0 if rank0[n].is_floating_point() and not torch.equal(rank0[n], untrained[n])]
     assert len(moved) > len(rank0) // 2
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "summary.json").is_file()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["world_size"], summary["accumulation_steps"], summary["global_batch"]) == (2, 2, 32)
 
 
 def _rank_reference(monkeypatch, name, full, rank, world, batch=4):

@@ -47,6 +47,8 @@ def test_a_game_near_chance_on_val_fails_the_above_chance_claim(paper):
     assert result["simclr_disc_above_chance"] == HOLDS
     result = verdicts(replace(evaluations, "variant", "game_aug_shared", "ood", accuracy=10 / 128), analyses, paper)
     assert result["games_above_chance"] == HOLDS
+    result = verdicts(replace(evaluations, "variant", "simclr", "val", accuracy=5 / 128), analyses, paper)
+    assert result["simclr_disc_above_chance"] == FAILS and result["games_above_chance"] == HOLDS
 
 
 def test_noise_claims_are_checked_per_noise_definition(paper):

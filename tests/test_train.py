@@ -51,12 +51,23 @@ def test_outputs_are_complete_and_readable(image_set, make_config, tmp_path):
     model_path = train(config, tmp_path)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["global_batch"] == 16 and summary["lr"] == pytest.approx(0.3 * 16 / 256)
+    assert summary["accumulation_steps"] == 1
     record = json.loads((tmp_path / "metrics.jsonl").read_text())
-    assert set(record) >= {"epoch", "loss", "accuracy", "lr", "images_per_second", "seconds"}
+    assert set(record) >= {"epoch", "loss", "accuracy", "lr", "images_per_second", "seconds", "skipped_steps"}
     assert record["steps"] == 2
     model, rebuilt = checkpoint.load_model(model_path)
     assert rebuilt == config and type(model).__name__ == "SimCLR"
     assert (tmp_path / "config.resolved.yaml").is_file()
+
+
+def test_global_batch_by_accumulation_is_what_summary_and_lr_say(image_set, make_config, tmp_path):
+    config = make_config(image_set, optim={"epochs": 1, "batch_size": 16, "global_batch": 32},
+                         run={"max_steps_per_epoch": 1})
+    train(config, tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["per_process_batch"], summary["accumulation_steps"], summary["global_batch"]) == (16, 2, 32)
+    assert summary["lr"] == pytest.approx(0.3 * 32 / 256)
+    assert summary["final"]["steps"] == 1 and summary["final"]["skipped_steps"] == 0
 
 
 def test_non_finite_loss_stops_with_the_step(image_set, make_config, tmp_path, monkeypatch):

@@ -25,8 +25,9 @@ from emcom.distributed import DistributedContext, broadcast_buffers, cleanup, in
 from emcom.io import atomic_write_json, atomic_write_text
 from emcom.losses import build_objective
 from emcom.models import build_model
-from emcom.training.loop import EpochStats, train_one_epoch
-from emcom.training.optim import build_lars, build_scheduler, scaled_lr
+from emcom.training.batching import batch_plan
+from emcom.training.loop import EpochStats, NonFiniteGuard, train_one_epoch
+from emcom.training.optim import build_lars, build_scheduler
 from emcom.training.precision import Precision, resolve_precision
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,11 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
         torch.set_num_threads(cpu_threads(config, torch.get_num_threads()))
     # ---- data ---------------------------------------------------------------------------------
     loader, sampler = build_loader(config, ctx)
-    global_batch = config.optim.batch_size * ctx.world_size
-    lr = scaled_lr(config.optim.base_lr, global_batch)
+    plan = batch_plan(config.optim, ctx.world_size)  # global batch, accumulation, lr
+    lr = plan.lr
+    if len(loader) < plan.accumulation_steps:
+        raise ConfigError(f"optim.global_batch={plan.global_batch} exceeds the {len(loader.dataset)} images of "
+                          f"{config.data.root}/{config.data.split}")
     # ---- network and loss ------------------------------------------------------------------------
     torch.manual_seed(config.run.seed)  # same initial weights on every rank (DDP also broadcasts them)
     model = prepare_model(config, ctx, precision)
@@ -159,6 +163,7 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
                            config.optim.trust_coefficient, impl=config.optim.lars_impl)
     scheduler = build_scheduler(optimizer, config.optim.epochs, config.optim.warmup_epochs)
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
+    guard = NonFiniteGuard(scaler, config.run.max_consecutive_nonfinite)  # fp16: skip, count, stop if persistent
     # ---- resume --------------------------------------------------------------------------------
     checkpoint_path = out_dir / ckpt.CHECKPOINT_NAME
     state = TrainingState(0, [])
@@ -169,9 +174,9 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, out_dir / "config.resolved.yaml")
         _write_metrics(out_dir, state.history)
-        log.info("%s: %d images, %d process(es) × batch %d = global batch %d, lr %.4g (%s × %d/256), %s, %d CPU thread(s)",
-                 type(model).__name__, len(loader.dataset), ctx.world_size, config.optim.batch_size,
-                 global_batch, lr, config.optim.base_lr, global_batch, precision, torch.get_num_threads())
+        log.info("%s: %d images, %s (%s × %d/256), %s, %d CPU thread(s)", type(model).__name__,
+                 len(loader.dataset), plan.describe(), config.optim.base_lr, plan.global_batch, precision,
+                 torch.get_num_threads())
     trained = DistributedDataParallel(model, device_ids=[ctx.device] if ctx.device.type == "cuda" else None) \
         if ctx.distributed else model
     # ---- epochs --------------------------------------------------------------------------------
@@ -183,11 +188,12 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
             trained, objective, loader, optimizer, scaler, precision, ctx, epoch,
             max_steps=config.run.max_steps_per_epoch,
             progress=config.run.progress_bar and ctx.is_main,
+            accumulation_steps=plan.accumulation_steps, guard=guard,
         )
         scheduler.step()
         record = {"epoch": epoch + 1, "loss": stats.loss, "accuracy": stats.accuracy, "lr": current_lr,
                   "images_per_second": stats.images / stats.seconds, "seconds": stats.seconds,
-                  "steps": stats.steps, "skipped_images": stats.skipped}
+                  "steps": stats.steps, "skipped_images": stats.skipped, "skipped_steps": stats.skipped_steps}
         state = TrainingState(epoch + 1, state.history + [record])
         if ctx.is_main:
             _write_metrics(out_dir, state.history)
@@ -207,7 +213,8 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
             "model": str(model_path), "kind": config.model.kind, "backbone": config.model.backbone,
             "shared": config.model.shared, "augment": config.data.augment, "epochs": config.optim.epochs,
             "world_size": ctx.world_size, "per_process_batch": config.optim.batch_size,
-            "global_batch": global_batch, "lr": lr, "precision": str(precision),
+            "accumulation_steps": plan.accumulation_steps, "global_batch": plan.global_batch, "lr": lr,
+            "precision": str(precision),
             "final": state.history[-1] if state.history else None,
             "train_seconds": sum(r["seconds"] for r in state.history),
         })

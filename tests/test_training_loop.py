@@ -1,0 +1,141 @@
+"""The epoch loop: non-finite steps under a grad scaler are skipped and counted, persistent ones stop the
+run naming epoch and step; without a scaler the first one stops it; gradient accumulation; batch plans."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from emcom.config import ConfigError, OptimConfig
+from emcom.distributed import DistributedContext
+from emcom.losses import LossOutput
+from emcom.training.batching import batch_plan
+from emcom.training.loop import NonFiniteGuard, train_one_epoch
+from emcom.training.precision import Precision
+
+CPU = DistributedContext(0, 1, 0, torch.device("cpu"))
+FP32 = Precision("fp32", "cpu", False)
+
+
+class TinyModel(nn.Module):
+    """model(sender_view, receiver_view) -> (B,) scores; no BatchNorm, so batches can be split exactly."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(3 * 4 * 4, 1)
+
+    def forward(self, sender_view, receiver_view):
+        return self.linear((sender_view - receiver_view).flatten(1)).squeeze(1)
+
+
+class Batches(list):
+    """A list of ((sender, receiver), labels) batches with the DataLoader attributes the loop reads."""
+
+    def __init__(self, count: int, batch_size: int, seed: int = 0):
+        generator = torch.Generator().manual_seed(seed)
+        super().__init__(((torch.randn(batch_size, 3, 4, 4, generator=generator),
+                           torch.randn(batch_size, 3, 4, 4, generator=generator)), torch.zeros(batch_size))
+                         for _ in range(count))
+        self.batch_size = batch_size
+
+
+def objective_poisoned_at(calls_to_poison: set[int]):
+    """Mean squared score; the calls listed (0-based, over the whole test) return a NaN loss."""
+    calls = []
+
+    def objective(scores):
+        loss = scores.pow(2).mean()
+        if len(calls) in calls_to_poison:
+            loss = loss * float("nan")
+        calls.append(1)
+        return LossOutput(loss, torch.tensor(0.5))
+
+    return objective
+
+
+def _enabled_scaler() -> torch.amp.GradScaler:
+    scaler = torch.amp.GradScaler("cpu", enabled=True)
+    assert scaler.is_enabled()
+    return scaler
+
+
+def _epoch(model, objective, batches, scaler, epoch=0, guard=None, accumulation_steps=1, lr=0.1):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    return train_one_epoch(model, objective, batches, optimizer, scaler, FP32, CPU, epoch, progress=False,
+                           accumulation_steps=accumulation_steps, guard=guard)
+
+
+def test_scaler_skips_a_non_finite_step_counts_it_and_goes_on():
+    model = TinyModel()
+    before = [p.detach().clone() for p in model.parameters()]
+    stats = _epoch(model, objective_poisoned_at({0}), Batches(1, 8), _enabled_scaler())
+    assert stats.skipped_steps == 1 and stats.steps == 0  # step 1 skipped: the weights did not move
+    assert all(torch.equal(b, p) for b, p in zip(before, model.parameters()))
+
+    model = TinyModel()
+    stats = _epoch(model, objective_poisoned_at({1, 2}), Batches(5, 8), _enabled_scaler())
+    assert (stats.steps, stats.skipped_steps) == (3, 2)
+    assert stats.loss == stats.loss and stats.loss > 0  # the epoch mean leaves the NaN losses out
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert not torch.equal(before[0], model.linear.weight)  # the finite steps trained
+
+
+def test_persistent_non_finite_steps_stop_the_run_naming_epoch_and_step():
+    scaler = _enabled_scaler()
+    guard = NonFiniteGuard(scaler, limit=4)
+    # epoch 1: steps 3 and 4 poisoned (calls 2, 3); epoch 2: steps 1 and 2 (calls 4, 5): 4 in a row
+    objective = objective_poisoned_at({2, 3, 4, 5})
+    model = TinyModel()
+    stats = _epoch(model, objective, Batches(4, 8), scaler, epoch=0, guard=guard)
+    assert stats.skipped_steps == 2
+    with pytest.raises(FloatingPointError, match=r"4 consecutive non-finite steps .* from epoch 1, step 3 "
+                                                 r"to epoch 2, step 2"):
+        _epoch(model, objective, Batches(4, 8), scaler, epoch=1, guard=guard)
+
+
+def test_a_finite_step_resets_the_consecutive_count():
+    scaler = _enabled_scaler()
+    guard = NonFiniteGuard(scaler, limit=3)
+    stats = _epoch(TinyModel(), objective_poisoned_at({0, 1, 3, 4, 6, 7}), Batches(9, 8), scaler, guard=guard)
+    assert (stats.steps, stats.skipped_steps) == (3, 6)
+
+
+def test_without_a_scaler_the_first_non_finite_loss_stops():
+    disabled = torch.amp.GradScaler("cpu", enabled=False)
+    with pytest.raises(FloatingPointError, match="non-finite loss nan at epoch 3, step 2"):
+        _epoch(TinyModel(), objective_poisoned_at({1}), Batches(4, 8), disabled, epoch=2)
+
+
+def test_accumulated_micro_batches_make_the_step_of_the_whole_batch():
+    disabled = torch.amp.GradScaler("cpu", enabled=False)
+    whole = Batches(1, 8)
+    halves = Batches(0, 4)
+    (sender, receiver), labels = whole[0]
+    halves.extend([((sender[:4], receiver[:4]), labels[:4]), ((sender[4:], receiver[4:]), labels[4:])])
+    one, two = TinyModel(), TinyModel()
+    stats_one = _epoch(one, objective_poisoned_at(set()), whole, disabled)
+    stats_two = _epoch(two, objective_poisoned_at(set()), halves, disabled, accumulation_steps=2)
+    assert stats_one.steps == stats_two.steps == 1 and stats_two.images == 8
+    for a, b in zip(one.parameters(), two.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    # an incomplete accumulation at the end of the epoch is dropped, as drop_last drops images
+    assert _epoch(TinyModel(), objective_poisoned_at(set()), Batches(5, 4), disabled, accumulation_steps=2).steps == 2
+
+
+@pytest.mark.parametrize("world,global_batch,accumulation,expected_batch,expected_lr", [
+    (16, 0, 1, 2048, 2.4),      # the paper: 16 GPUs × 128
+    (8, 0, 1, 1024, 1.2),       # fewer GPUs, default: the per-GPU batch kept, lr scaled
+    (8, 2048, 2, 2048, 2.4),    # fewer GPUs, the paper's global batch by accumulation
+    (1, 2048, 16, 2048, 2.4),
+])
+def test_batch_plan(world, global_batch, accumulation, expected_batch, expected_lr):
+    plan = batch_plan(OptimConfig(batch_size=128, base_lr=0.3, global_batch=global_batch), world)
+    assert (plan.accumulation_steps, plan.global_batch) == (accumulation, expected_batch)
+    assert plan.lr == pytest.approx(expected_lr)
+
+
+def test_batch_plan_refuses_a_global_batch_it_cannot_reach():
+    with pytest.raises(ConfigError, match="optim.global_batch=2000 is not a multiple of .* 1024"):
+        batch_plan(OptimConfig(batch_size=128, global_batch=2000), 8)
