@@ -48,3 +48,14 @@ def test_length_from_config():
     assert len(dataset) == 15 and dataset.seed == 2
     with pytest.raises(IndexError, match="15"):
         dataset[15]
+
+
+def test_raw_noise_is_the_papers_text_and_the_same_draw():
+    """normalize=False: the N(0, 1) pixels of the paper's text; the same randn as the normalised item."""
+    raw, label = GaussianNoiseDataset(2, 64, seed=0, normalize=False)[1]
+    normalised, _ = GaussianNoiseDataset(2, 64, seed=0)[1]
+    assert label == NOISE_LABEL and raw.shape == (3, 64, 64)
+    assert raw.mean().item() == pytest.approx(0, abs=0.05) and raw.std().item() == pytest.approx(1, rel=0.05)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    assert torch.allclose(normalised, (raw - mean) / std)
+    assert GaussianNoiseDataset.from_config({"batches": 1, "batch_size": 2}, 8, normalize=False).normalize is False
