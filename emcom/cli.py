@@ -9,9 +9,11 @@ import sys
 
 from emcom.config import ConfigError
 from emcom.data.folder import DatasetError
+from emcom.evaluation.commands import add_evaluation_commands
+from emcom.evaluation.errors import EVALUATION_ERRORS
 
 # Errors whose message says all a user needs (file, key, value): printed without a traceback.
-USER_ERRORS = (ConfigError, DatasetError, FileNotFoundError, FloatingPointError)
+USER_ERRORS = (ConfigError, DatasetError, FileNotFoundError, FloatingPointError, *EVALUATION_ERRORS)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="run config YAML (sections model, data, optim, run)")
     train.add_argument("--out", required=True, help="output folder: model.pt, checkpoint.pt, metrics.jsonl")
     train.set_defaults(handler=_train)
+    add_evaluation_commands(commands)  # evaluate, analyse, kmeans
     return parser
 
 

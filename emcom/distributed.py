@@ -7,6 +7,7 @@ caller runs the same code with 1 or N processes.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 
 import torch
@@ -37,14 +38,39 @@ def _env_int(*names: str) -> int | None:
     return None
 
 
+def slurm_rendezvous() -> dict[str, str]:
+    """MASTER_ADDR/MASTER_PORT for ranks started by ``srun -n N`` (one SLURM task per rank).
+
+    The address is the first host of the step's node list (``scontrol show hostnames`` expands
+    ``node[01-02]``), the same on every node; the port is derived from the job id so that two jobs
+    sharing a node do not collide, and it stays the same when SLURM requeues the job.
+    """
+    nodelist = os.environ.get("SLURM_STEP_NODELIST") or os.environ.get("SLURM_JOB_NODELIST")
+    job_id = os.environ.get("SLURM_JOB_ID")
+    if not nodelist or not job_id:
+        return {}
+    try:
+        hosts = subprocess.run(["scontrol", "show", "hostnames", nodelist], check=True,
+                               capture_output=True, text=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        hosts = [] if "[" in nodelist else nodelist.split(",")
+    if not hosts:
+        raise RuntimeError(f"cannot expand SLURM node list {nodelist!r} (is scontrol on PATH?)")
+    return {"MASTER_ADDR": hosts[0], "MASTER_PORT": str(20000 + int(job_id) % 20000)}
+
+
 def init_distributed(device: str = "auto") -> DistributedContext:
     """Join the process group described by the environment, or run as one process.
 
     torchrun sets RANK/WORLD_SIZE/LOCAL_RANK; ``srun -n N`` sets SLURM_PROCID/SLURM_NTASKS/
-    SLURM_LOCALID (then MASTER_ADDR and MASTER_PORT must be exported by the launcher). NCCL on CUDA,
-    gloo on CPU.
+    SLURM_LOCALID, and the rendezvous is the step's first host (see :func:`slurm_rendezvous`) unless
+    MASTER_ADDR/MASTER_PORT are exported. NCCL on CUDA, gloo on CPU (also when SLURM set
+    CUDA_VISIBLE_DEVICES on a machine without CUDA).
     """
     world = _env_int("WORLD_SIZE", "SLURM_NTASKS") or 1
+    if world > 1 and "WORLD_SIZE" not in os.environ:
+        for name, value in slurm_rendezvous().items():
+            os.environ.setdefault(name, value)
     rank = _env_int("RANK", "SLURM_PROCID") or 0
     local_rank = _env_int("LOCAL_RANK", "SLURM_LOCALID") or 0
     use_cuda = torch.cuda.is_available() if device == "auto" else device == "cuda"

@@ -29,4 +29,5 @@ def get_final_output():
         dataset_manifest(config["dataset"]),
         *expand(f"{RESULTS}/models/{{variant}}/model.pt", variant=VARIANTS),
         f"{RESULTS}/training/training.md",
+        *evaluation_outputs(),  # rules/evaluate.smk: Table 1-2 evaluation and analysis files
     ]

@@ -2,6 +2,8 @@
 #   <resources>/datasets/<name>/{<split>/<wnid>/<images>, classes.tsv, manifest.json}
 # manifest.json is written last and is each dataset rule's declared output (dataset_manifest(name)).
 # Builders stage the dataset beside its place and rename it there: a failed job leaves nothing half-built.
+from snakemake.exceptions import WorkflowError
+
 DEBS = f"{RESOURCES}/debs"
 WORDNET_CORPUS = f"{config['wordnet']['nltk_data']}/corpora/wordnet"
 WORDNET_PACKAGES = ["wordnet-base", "wordnet-sense-index"]
@@ -72,6 +74,21 @@ rule fashion_mnist_dataset:
     threads: 2
     script:
         "../workflow/scripts/fashion_mnist_dataset.py"
+
+
+def check_imagenet_folders():
+    """Full scale: stop before any job runs when an ImageNet folder is unset or absent (the builder
+    checks their content when it runs; docs/data.md)."""
+    for key in ("train", "val", "full"):
+        folder = config["imagenet"][key]
+        if not folder:
+            raise WorkflowError(f"config key imagenet.{key} is null: set it to your ImageNet folder (docs/data.md)")
+        if not os.path.isdir(folder):
+            raise WorkflowError(f"config key imagenet.{key}: folder not found: {folder}")
+
+
+if config["dataset"] == "imagenet":
+    check_imagenet_folders()
 
 
 rule imagenet_dataset:

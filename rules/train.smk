@@ -1,4 +1,31 @@
 # Training: one resolved run config and one model per variant (game ±augmentations ±shared, SimCLR).
+TRAIN_RESOURCES = config["training"]["resources"]
+
+
+def train_command(wildcards, resources):
+    """The program that trains one model: `training.launcher` + emcom.train if set, else emcom.launch
+    with the job's resources (a profile's set-resources win over training.resources): `tasks` ranks
+    under srun inside a SLURM job, under torchrun elsewhere."""
+    if config["training"]["launcher"]:
+        return f"{config['training']['launcher']} {PYTHON} -m emcom.train"
+    gpus = resources.get("gpu", 0)
+    return (
+        f"{PYTHON} -m emcom.launch --tasks {resources.tasks} --cpus-per-task {resources.cpus_per_task}"
+        f" --gpus {gpus} emcom.train"
+    )
+
+
+def train_resources():
+    """One SLURM job per model: `nodes` nodes, `tasks` tasks started by srun (mpi), one task per GPU."""
+    r = TRAIN_RESOURCES
+    resources = {key: r[key] for key in ("nodes", "tasks", "cpus_per_task", "mem_mb", "runtime")}
+    if r["gpus"]:
+        resources.update(gpu=r["gpus"], tasks_per_gpu=1)
+    if r["tasks"] > 1:
+        # The plugin then runs the job script as is (no `srun -n1` wrapper) and emcom.launch calls srun.
+        resources["mpi"] = "srun"
+    return resources
+
 
 
 rule run_config:
@@ -26,18 +53,18 @@ rule train:
         model=f"{RESULTS}/models/{{variant}}/model.pt",
         summary=f"{RESULTS}/models/{{variant}}/summary.json",
     params:
-        launcher=config["training"]["launcher"],
-        python=PYTHON,
+        command=train_command,
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
     log:
         "logs/train/{variant}.log",
     benchmark:
         "logs/train/{variant}.benchmark.tsv"
-    threads: workflow.cores
+    # The CPUs of one node of the job (on the 2-core default: the whole machine, one training at a time).
+    threads: TRAIN_RESOURCES["cpus_per_task"] * TRAIN_RESOURCES["tasks"] // TRAIN_RESOURCES["nodes"]
     resources:
-        runtime=24 * 60,
+        **train_resources(),
     shell:
-        "{params.launcher} {params.python} -m emcom.train {input.config} --out {params.out_dir} > {log} 2>&1"
+        "{params.command} {input.config} --out {params.out_dir} > {log} 2>&1"
 
 
 rule training_report:

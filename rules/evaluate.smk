@@ -1,0 +1,120 @@
+# Evaluation and protocol analysis (Tables 1 and 2; emcom/evaluation/, emcom/analysis/):
+#   evaluate   one model x one test set   -> <results>/evaluation/<variant>/<test_set>.{items.tsv.gz,json}
+#   kmeans     one SimCLR model x one k    -> <results>/kmeans/<variant>_k<k>/{fit.json,<test_set>.items.tsv.gz}
+#   class_similarity  once per dataset     -> <results>/analysis/class_similarity.tsv.gz (WordNet, cached)
+#   analyse    one protocol x one test set -> <results>/analysis/<protocol>/<test_set>.json
+# File formats: INTERFACES.md. Protocols: each game variant (its symbols), <simclr>_disc (SimCLR's
+# argmax of h, the symbol_h column) and <simclr>_kmeans_k<k> for each k of analysis.kmeans_k.
+EVALUATION = config["evaluation"]
+ANALYSIS = config["analysis"]
+EVAL_DIR = f"{RESULTS}/evaluation"
+KMEANS_DIR = f"{RESULTS}/kmeans"
+ANALYSIS_DIR = f"{RESULTS}/analysis"
+
+
+def ev_kind(variant):
+    """'game' or 'simclr': the variant's model.kind, else training.defaults', else emcom's default (game)."""
+    defaults = config["training"].get("defaults", {}).get("model", {})
+    return config["training"]["variants"][variant].get("model", {}).get("kind", defaults.get("kind", "game"))
+
+
+EV_GAMES = [v for v in VARIANTS if ev_kind(v) == "game"]
+EV_SIMCLR = [v for v in VARIANTS if ev_kind(v) == "simclr"]
+EV_PROTOCOLS = {  # protocol -> (per-item file pattern with {test_set}, symbol column)
+    **{v: (f"{EVAL_DIR}/{v}/{{test_set}}.items.tsv.gz", "symbol") for v in EV_GAMES},
+    **{f"{v}_disc": (f"{EVAL_DIR}/{v}/{{test_set}}.items.tsv.gz", "symbol_h") for v in EV_SIMCLR},
+    **{f"{v}_kmeans_k{k}": (f"{KMEANS_DIR}/{v}_k{k}/{{test_set}}.items.tsv.gz", "symbol")
+       for v in EV_SIMCLR for k in ANALYSIS["kmeans_k"]},
+}
+
+
+def evaluation_outputs():
+    """Every evaluation summary and protocol analysis (rule all)."""
+    return [
+        *expand(f"{EVAL_DIR}/{{variant}}/{{test_set}}.json", variant=VARIANTS, test_set=EVALUATION["test_sets"]),
+        *expand(f"{ANALYSIS_DIR}/{{protocol}}/{{test_set}}.json", protocol=list(EV_PROTOCOLS),
+                test_set=ANALYSIS["test_sets"]),
+    ]
+
+
+rule evaluate:
+    """One model plays the game on one test set (eval mode, one-hot messages, seeded batches, drop_last)."""
+    input:
+        model=f"{RESULTS}/models/{{variant}}/model.pt",
+        dataset=dataset_manifest(config["dataset"]),
+    output:
+        per_item=f"{EVAL_DIR}/{{variant}}/{{test_set}}.items.tsv.gz",
+        summary=f"{EVAL_DIR}/{{variant}}/{{test_set}}.json",
+    params:
+        dataset_root=f"{DATASETS}/{config['dataset']}",
+        evaluation=EVALUATION,
+        noise=config["noise"],
+    wildcard_constraints:
+        test_set="|".join(EVALUATION["test_sets"]),
+    log:
+        "logs/evaluate/{variant}.{test_set}.log",
+    threads: 2
+    script:
+        "../workflow/scripts/evaluate.py"
+
+
+rule kmeans:
+    """SimCLR_kmeans: k-means on h of a seeded share of train; every val/ood image gets its centroid."""
+    input:
+        model=f"{RESULTS}/models/{{variant}}/model.pt",
+        dataset=dataset_manifest(config["dataset"]),
+    output:
+        fit=f"{KMEANS_DIR}/{{variant}}_k{{k}}/fit.json",
+        per_item=expand(f"{KMEANS_DIR}/{{{{variant}}}}_k{{{{k}}}}/{{test_set}}.items.tsv.gz",
+                     test_set=ANALYSIS["test_sets"]),
+    params:
+        dataset_root=f"{DATASETS}/{config['dataset']}",
+        analysis=ANALYSIS,
+        evaluation=EVALUATION,
+        out_dir=lambda wildcards, output: os.path.dirname(output.fit),
+    wildcard_constraints:
+        variant="|".join(EV_SIMCLR) or "(?!)",
+        k=r"\d+",
+    log:
+        "logs/kmeans/{variant}_k{k}.log",
+    benchmark:
+        "logs/kmeans/{variant}_k{k}.benchmark.tsv"
+    threads: 2
+    script:
+        "../workflow/scripts/kmeans.py"
+
+
+rule class_similarity:
+    """WordNet path similarity of every pair of the dataset's classes, computed once (WNSim's cache)."""
+    input:
+        dataset=dataset_manifest(config["dataset"]),
+        wordnet=rules.wordnet.output.corpus,
+    output:
+        table=f"{ANALYSIS_DIR}/class_similarity.tsv.gz",
+    params:
+        dataset_root=f"{DATASETS}/{config['dataset']}",
+        nltk_data=config["wordnet"]["nltk_data"],
+    log:
+        "logs/class_similarity/class_similarity.log",
+    script:
+        "../workflow/scripts/class_similarity.py"
+
+
+rule analyse:
+    """|P|, nMI and WNSim of one protocol on one test set, each with its permutation test."""
+    input:
+        per_item=lambda wildcards: EV_PROTOCOLS[wildcards.protocol][0].format(test_set=wildcards.test_set),
+        similarity=rules.class_similarity.output.table,
+    output:
+        summary=f"{ANALYSIS_DIR}/{{protocol}}/{{test_set}}.json",
+    params:
+        column=lambda wildcards: EV_PROTOCOLS[wildcards.protocol][1],
+        analysis=ANALYSIS,
+    wildcard_constraints:
+        protocol="|".join(EV_PROTOCOLS),
+        test_set="|".join(ANALYSIS["test_sets"]),
+    log:
+        "logs/analyse/{protocol}.{test_set}.log",
+    threads: 2
+    script:
+        "../workflow/scripts/analyse.py"

@@ -1,0 +1,233 @@
+"""Protocol analysis (Table 2): nMI and WNSim against scikit-learn, by-hand values and brute force;
+permutation tests that find a label-copying protocol and ignore a random one; bad input."""
+
+import gzip
+import json
+import math
+from itertools import combinations
+
+import numba
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from data_fixtures import CAT, DOG, TRUCK
+from emcom.analysis import (ProtocolScores, analyse_protocol, analyse_symbols, group_by_symbol,
+                            permutation_p_value, read_class_similarity, write_class_similarity)
+from emcom.analysis.scores import encode_similarity
+from emcom.cli import main
+from emcom.evaluation.errors import ItemsFileError, SimilarityError
+
+
+def path_like_similarity(classes: int, seed: int = 0) -> np.ndarray:
+    """A symmetric matrix of 1 / (1 + d), d in 2..19, diagonal 1: WordNet's kind of values."""
+    rng = np.random.default_rng(seed)
+    d = rng.integers(2, 20, (classes, classes))
+    d = np.minimum(d, d.T)
+    np.fill_diagonal(d, 0)
+    return 1.0 / (1.0 + d)
+
+
+def brute_wnsim(symbols, labels, similarity) -> float:
+    """Mean similarity over every unordered pair of distinct items sharing a symbol (the definition)."""
+    pairs = [similarity[labels[i], labels[j]] for i, j in combinations(range(len(labels)), 2)
+             if symbols[i] == symbols[j]]
+    return float(np.mean(pairs))
+
+
+def scores_of(symbols, labels, similarity=None) -> ProtocolScores:
+    labels = np.asarray(labels)
+    classes = int(labels.max()) + 1
+    similarity = path_like_similarity(classes) if similarity is None else similarity
+    return ProtocolScores(group_by_symbol(np.asarray(symbols), labels, classes), similarity)
+
+
+@pytest.mark.parametrize("n, symbols, classes", [(60, 7, 5), (500, 80, 30), (300, 1, 4), (200, 200, 3)])
+def test_nmi_equals_scikit_learn(n, symbols, classes):
+    rng = np.random.default_rng(n)
+    labels = rng.integers(0, classes, n)
+    sent = rng.integers(0, symbols, n)
+    expected = normalized_mutual_info_score(labels, sent, average_method="arithmetic")
+    assert scores_of(sent, labels).nmi == pytest.approx(expected, abs=1e-12)
+
+
+def test_nmi_by_hand():
+    # symbols (0, 0, 0, 1), labels (0, 0, 1, 1): cells 2, 1, 1 of N = 4; margins (3, 1) and (2, 2).
+    # MI = 1/2 log(4/3) + 1/4 log(2/3) + 1/4 log 2 = 3/4 log(4/3); H(symbols) = -(3/4 log 3/4 + 1/4 log 1/4)
+    mi = 0.75 * math.log(4 / 3)
+    h_symbols = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    expected = mi / ((h_symbols + math.log(2)) / 2)
+    assert expected == pytest.approx(0.34371, abs=1e-5)
+    assert scores_of([0, 0, 0, 1], [0, 0, 1, 1]).nmi == pytest.approx(expected, abs=1e-12)
+    assert scores_of([5, 5, 9, 9], [0, 0, 1, 1]).nmi == pytest.approx(1.0)  # symbol ids need not be 0..S-1
+    assert scores_of([0, 1, 0, 1], [0, 0, 1, 1]).nmi == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_wnsim_equals_the_pairwise_definition(seed):
+    rng = np.random.default_rng(seed)
+    labels, symbols = rng.integers(0, 6, 70), rng.integers(0, 9, 70)
+    for similarity in (path_like_similarity(6, seed), None):
+        if similarity is None:  # many distinct values: the float64 path of the kernel
+            similarity = rng.random((6, 6))
+            similarity = (similarity + similarity.T) / 2
+            np.fill_diagonal(similarity, 1.0)
+        assert scores_of(symbols, labels, similarity).wnsim == pytest.approx(
+            brute_wnsim(symbols, labels, similarity), abs=1e-12)
+
+
+def test_similarity_codes_are_exact():
+    similarity = path_like_similarity(40)
+    codes, values = encode_similarity(similarity)
+    assert codes.dtype == np.uint8 and np.array_equal(values[codes], similarity)
+
+
+def test_one_symbol_wnsim_is_the_mean_similarity_of_all_pairs_and_not_significant():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 8, 40)
+    similarity = path_like_similarity(8, 1)
+    scores = scores_of(np.zeros(40, int), labels, similarity)
+    every_pair = np.mean([similarity[labels[i], labels[j]] for i, j in combinations(range(40), 2)])
+    assert scores.wnsim == pytest.approx(every_pair, abs=1e-12)
+    nmi_null, wnsim_null = scores.null(50, seed=0)
+    assert np.allclose(wnsim_null, scores.wnsim)  # shuffling cannot change it...
+    assert permutation_p_value(scores.wnsim, wnsim_null) == 1.0  # ...so every permutation ties: p = 1
+
+
+def test_label_copying_protocol_is_perfect_and_significant():
+    labels = np.repeat(np.arange(20), 10)
+    result = analyse_symbols(labels + 100, np.array([f"n{k:08d}" for k in labels]),
+                             [f"n{k:08d}" for k in range(20)], path_like_similarity(20), permutations=200)
+    assert result["nmi"]["value"] == pytest.approx(1.0)
+    assert result["wnsim"]["value"] == pytest.approx(1.0)  # every same-symbol pair is a same-class pair
+    for score in ("nmi", "wnsim"):
+        assert result[score]["p_value"] == pytest.approx(1 / 201) and result[score]["p_value"] < 0.01
+        assert result[score]["significant"] and result[score]["null_mean"] < 0.5
+    assert result["symbols_used"] == 20 and result["classes"] == 20
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_protocol_is_not_significant(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 15, 600)
+    result = analyse_symbols(rng.integers(0, 40, 600), np.array([f"n{k:08d}" for k in labels]),
+                             [f"n{k:08d}" for k in range(15)], path_like_similarity(15), permutations=200, seed=seed)
+    for score in ("nmi", "wnsim"):
+        assert not result[score]["significant"], result
+        assert result[score]["p_value"] > 0.01
+        # the null is centred where a random protocol lies: the excess over chance is small
+        assert abs(result[score]["value"] - result[score]["null_mean"]) < 4 * result[score]["null_sd"]
+
+
+def test_permutations_are_reproducible_whatever_the_thread_count():
+    rng = np.random.default_rng(3)
+    scores = scores_of(rng.integers(0, 30, 400), rng.integers(0, 12, 400))
+    numba.set_num_threads(1)
+    single = scores.null(64, seed=5)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    again = scores.null(64, seed=5)
+    assert all(np.array_equal(a, b) for a, b in zip(single, again))
+    assert not np.array_equal(single[0], scores.null(64, seed=6)[0])
+
+
+def test_the_null_is_the_score_of_shuffled_labels():
+    """Each null value is a real score: the null's mean matches that of shuffles drawn here."""
+    rng = np.random.default_rng(4)
+    symbols, labels = rng.integers(0, 10, 300), rng.integers(0, 6, 300)
+    similarity = path_like_similarity(6, 4)
+    nmi_null, wnsim_null = scores_of(symbols, labels, similarity).null(400, seed=0)
+    shuffled = [rng.permutation(labels) for _ in range(400)]
+    nmi_here = [normalized_mutual_info_score(s, symbols) for s in shuffled]
+    wnsim_here = [scores_of(symbols, s, similarity).wnsim for s in shuffled]
+    assert nmi_null.mean() == pytest.approx(np.mean(nmi_here), abs=4 * np.std(nmi_here) / 20)
+    assert wnsim_null.mean() == pytest.approx(np.mean(wnsim_here), abs=4 * np.std(wnsim_here) / 20)
+
+
+def write_items_file(path, wnids, symbols, column="symbol"):
+    n = len(wnids)
+    table = pd.DataFrame({"item": range(n), "index": range(n), "source": [f"x/{i}.png" for i in range(n)],
+                          "wnid": wnids, "label": 0, column: symbols, "correct": 1})
+    table.to_csv(path, sep="\t", index=False, compression="gzip")
+    return path
+
+
+@pytest.mark.debian
+def test_wnsim_of_a_four_item_protocol_by_hand(wordnet, nltk_data, tmp_path):
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "classes.tsv").write_text("wnid\tname\tsource\n" + "".join(f"{w}\tx\tt\n" for w in (DOG, CAT, TRUCK)))
+    similarity_path = tmp_path / "class_similarity.tsv.gz"
+    write_class_similarity(root, nltk_data, similarity_path)
+    wnids, matrix = read_class_similarity(similarity_path)
+    assert wnids == [DOG, CAT, TRUCK]
+    assert matrix[0, 1] == pytest.approx(0.3333, abs=1e-4) and matrix[0, 2] == pytest.approx(0.0769, abs=1e-4)
+    # symbol A: (dog, cat); symbol B: (dog, truck) -> WNSim = (1/3 + 1/13) / 2
+    items = write_items_file(tmp_path / "val.items.tsv.gz", [DOG, CAT, DOG, TRUCK], [7, 7, 3, 3])
+    out = tmp_path / "analysis" / "game" / "val.json"
+    result = analyse_protocol(items, similarity_path, out, permutations=20, protocol="game")
+    assert result["wnsim"]["value"] == pytest.approx((1 / 3 + 1 / 13) / 2, abs=1e-9)
+    assert json.loads(out.read_text())["wnsim"]["value"] == result["wnsim"]["value"]
+    # one symbol for (dog, dog, cat), another for truck alone: pairs (dog, dog) = 1, (dog, cat) twice
+    items = write_items_file(tmp_path / "ood.items.tsv.gz", [DOG, DOG, CAT, TRUCK], [1, 1, 1, 2])
+    result = analyse_protocol(items, similarity_path, out, permutations=20)
+    assert result["wnsim"]["value"] == pytest.approx((1 + 2 / 3) / 3, abs=1e-9)
+    assert result["symbols_used"] == 2 and result["items"] == 4 and result["same_symbol_pairs"] == 3
+
+
+@pytest.mark.debian
+def test_wnids_unknown_to_wordnet_name_the_classes_file(nltk_data, tmp_path):
+    (tmp_path / "classes.tsv").write_text(f"wnid\tname\tsource\n{DOG}\tdog\tt\nn99999999\tnothing\tt\n")
+    with pytest.raises(SimilarityError, match=r"classes\.tsv.*n99999999"):
+        write_class_similarity(tmp_path, nltk_data, tmp_path / "similarity.tsv.gz")
+    assert not (tmp_path / "similarity.tsv.gz").exists()
+
+
+def similarity_table(path, wnids, seed=0):
+    pd.DataFrame(path_like_similarity(len(wnids), seed), index=pd.Index(wnids, name="wnid"),
+                 columns=wnids).to_csv(path, sep="\t", compression="gzip")
+    return path
+
+
+def test_analyse_command_writes_the_interface_json(tmp_path):
+    wnids = [f"n0000000{k}" for k in range(5)]
+    similarity = similarity_table(tmp_path / "similarity.tsv.gz", wnids)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 100)
+    items = write_items_file(tmp_path / "val.items.tsv.gz", [wnids[k] for k in labels], labels * 2, "symbol_h")
+    out = tmp_path / "simclr_disc" / "val.json"
+    assert main(["analyse", str(items), "--similarity", str(similarity), "--out", str(out), "--column", "symbol_h",
+                 "--protocol", "simclr_disc", "--permutations", "99"]) == 0
+    result = json.loads(out.read_text())
+    assert {"protocol", "test_set", "items", "classes", "symbols_used", "permutations", "alpha", "seed", "nmi",
+            "wnsim"} <= set(result)
+    assert result["protocol"] == "simclr_disc" and result["test_set"] == "val" and result["permutations"] == 99
+    for score in ("nmi", "wnsim"):
+        assert set(result[score]) == {"value", "null_mean", "null_sd", "p_value", "significant"}
+        assert result[score]["p_value"] == pytest.approx(0.01) and not result[score]["significant"]  # 1/100, not < 0.01
+
+
+def test_items_file_with_missing_columns_is_one_line_naming_it(tmp_path, capsys):
+    similarity = similarity_table(tmp_path / "similarity.tsv.gz", ["n00000001"])
+    items = tmp_path / "val.items.tsv.gz"
+    with gzip.open(items, "wt") as handle:
+        handle.write("item\tsource\n0\tx.png\n")
+    code = main(["analyse", str(items), "--similarity", str(similarity), "--out", str(tmp_path / "out.json")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert str(items) in err and "wnid" in err and "symbol" in err
+    assert not (tmp_path / "out.json").exists()
+    with pytest.raises(ItemsFileError, match="symbol_h"):
+        analyse_protocol(write_items_file(tmp_path / "ood.items.tsv.gz", ["n00000001"] * 3, [0, 0, 1]),
+                         similarity, tmp_path / "o.json", symbol_column="symbol_h")
+
+
+def test_items_wnids_missing_from_the_similarity_table_are_named(tmp_path, capsys):
+    similarity = similarity_table(tmp_path / "similarity.tsv.gz", ["n00000001", "n00000002"])
+    items = write_items_file(tmp_path / "val.items.tsv.gz", ["n00000001", "n00000003"], [0, 0])
+    code = main(["analyse", str(items), "--similarity", str(similarity), "--out", str(tmp_path / "out.json")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and str(items) in err and "n00000003" in err
+    noise = write_items_file(tmp_path / "noise.items.tsv.gz", ["", ""], [0, 1])
+    with pytest.raises(ItemsFileError, match="no wnid"):
+        analyse_protocol(noise, similarity, tmp_path / "n.json")

@@ -1,0 +1,182 @@
+"""Game evaluation (Table 1) and SimCLR_kmeans: per-item files, SimCLR_disc, noise, eval mode, bad input."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from emcom.checkpoint import MODEL_FORMAT, save
+from emcom.cli import main
+from emcom.config import ConfigError, ExperimentConfig
+from emcom.data.noise import GaussianNoiseDataset
+from emcom.evaluation.evaluate import evaluate_model
+from emcom.evaluation.game_accuracy import play_game, round_vectors, simclr_disc_message
+from emcom.evaluation.items import ITEM_COLUMNS, read_items
+from emcom.evaluation.kmeans import assign, fit_kmeans, fit_subset, run_kmeans
+from emcom.models import build_model
+
+NOISE = {"batches": 3, "batch_size": 8, "seed": 4}
+
+
+def model_file(tmp_path, root, kind="game", name=None):
+    """A model.pt as training writes it, with BN running statistics moved off their initial values."""
+    torch.manual_seed(0)
+    config = ExperimentConfig.from_dict({
+        "model": {"kind": kind, "backbone": "small_resnet", "low_resolution_stem": True, "vocab_size": 32,
+                  "hidden_size": 16},
+        "data": {"root": str(root), "image_size": 16, "num_workers": 0}, "optim": {"batch_size": 8}})
+    model = build_model(config.model).train()
+    with torch.no_grad():
+        for _ in range(3):
+            images = torch.randn(8, 3, 16, 16) * 2 + 0.3
+            model(images, images)
+    path = tmp_path / (name or kind) / "model.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save({"format": MODEL_FORMAT, "config": config.to_dict(), "model": model.state_dict(), "history": []}, path)
+    return path, model.eval()
+
+
+@pytest.mark.slow
+def test_game_evaluation_writes_the_interface_files(image_set, tmp_path):
+    path, _ = model_file(tmp_path, image_set)
+    summary = evaluate_model(path, "val", tmp_path / "out", image_set, seed=1)
+    items = read_items(tmp_path / "out" / "val.items.tsv.gz")
+    assert list(items.columns) == list(ITEM_COLUMNS)
+    assert summary == json.loads((tmp_path / "out" / "val.json").read_text())
+    assert summary["batch_size"] == 8 and summary["chance"] == 1 / 8 and summary["protocol"] == "game"
+    assert summary["items"] == len(items) == 128 and summary["batches"] == 16  # 8 classes x 16, drop_last
+    assert summary["accuracy"] == pytest.approx(items["correct"].mean())
+    assert items["item"].tolist() == list(range(128)) and sorted(items["index"]) == list(range(128))
+    classes = pd.read_csv(image_set / "classes.tsv", sep="\t")["wnid"].tolist()
+    for row in items.itertuples():
+        assert (image_set / row.source).is_file() and row.source.split("/")[1] == row.wnid
+        assert classes[row.label] == row.wnid
+    again = evaluate_model(path, "val", tmp_path / "again", image_set, seed=1)
+    assert again == {**summary, "model": str(path)}
+    assert read_items(tmp_path / "again" / "val.items.tsv.gz").equals(items)
+
+
+def test_noise_evaluation_is_reproducible_batch_for_batch(image_set, tmp_path):
+    path, model = model_file(tmp_path, image_set)
+    first = evaluate_model(path, "noise", tmp_path / "a", noise=NOISE, seed=2)
+    second = evaluate_model(path, "noise", tmp_path / "b", noise=NOISE, seed=2)
+    a, b = (read_items(tmp_path / d / "noise.items.tsv.gz") for d in "ab")
+    assert a.equals(b) and first["accuracy"] == second["accuracy"] and first["noise_definition"] == "normalized"
+    assert a["source"].str.startswith("noise:").all() and (a["label"] == -1).all() and (a["wnid"] == "").all()
+    # batch k of the play is items[8k:8k+8]; played by hand from the noise generator, it gives the same
+    noise = GaussianNoiseDataset(24, 16, seed=4)
+    for k in range(3):
+        batch = a.iloc[8 * k: 8 * k + 8]
+        images = torch.stack([noise[i][0] for i in batch["index"]])
+        with torch.no_grad():
+            vectors = round_vectors(model, images)
+        assert (vectors.symbols.numpy() == batch["symbol"].to_numpy()).all()
+    raw = evaluate_model(path, "noise_raw", tmp_path / "c", noise=NOISE, seed=2)
+    assert raw["noise_definition"] == "raw" and raw["items"] == 24
+
+
+def test_raw_noise_is_standard_normal_and_normalised_noise_is_its_imagenet_normalisation():
+    raw, normalised = GaussianNoiseDataset(2, 32, seed=1, normalize=False), GaussianNoiseDataset(2, 32, seed=1)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    assert torch.allclose((raw[0][0] - mean) / std, normalised[0][0])
+    assert abs(raw[1][0].mean()) < 0.1 and abs(raw[1][0].std() - 1) < 0.1
+
+
+def test_simclr_disc_message_is_the_one_hot_of_argmax_s_through_the_last_linear(image_set, tmp_path):
+    _, model = model_file(tmp_path, image_set, "simclr")
+    images = torch.randn(8, 3, 16, 16)
+    seen = []
+    handle = model.head[3].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    with torch.no_grad():
+        layers = model.layers(images)
+        seen.clear()
+        message = simclr_disc_message(model, layers.s)
+    handle.remove()
+    one_hot = seen[0]
+    assert torch.equal(one_hot, F.one_hot(layers.s.argmax(dim=1), layers.s.shape[1]).float())
+    assert torch.allclose(message, one_hot @ model.head[3].weight.T)
+    with torch.no_grad():
+        vectors = round_vectors(model, images)
+    assert torch.equal(vectors.symbols, layers.s.argmax(dim=1)) and torch.equal(vectors.symbols_h, layers.h.argmax(dim=1))
+    assert torch.allclose(vectors.candidates, layers.z)  # the Receiver side stays continuous
+
+
+def test_simclr_evaluation_records_symbol_h(image_set, tmp_path):
+    path, _ = model_file(tmp_path, image_set, "simclr")
+    summary = evaluate_model(path, "val", tmp_path / "out", image_set)
+    items = read_items(tmp_path / "out" / "val.items.tsv.gz", (*ITEM_COLUMNS, "symbol_h"))
+    assert summary["protocol"] == "simclr_disc" and summary["kind"] == "simclr"
+    assert items["symbol_h"].between(0, 127).all()  # small_resnet: h has 128 dims
+    assert items["symbol"].between(0, 15).all()  # s has hidden_size = 16 dims
+
+
+@pytest.mark.parametrize("kind", ["game", "simclr"])
+def test_eval_mode_items_do_not_depend_on_their_batch_and_build_no_graph(image_set, tmp_path, kind):
+    _, model = model_file(tmp_path, image_set, kind)
+    model.train()  # whatever mode the caller left it in: play_game switches to eval and back
+    images = torch.randn(16, 3, 16, 16) * 1.5
+    dataset = torch.utils.data.TensorDataset(images, torch.arange(16))
+    whole = play_game(model, dataset, batch_size=16, seed=0)
+    split = play_game(model, dataset, batch_size=4, seed=7)  # another order, batches of 4
+    assert model.training
+    by_item = dict(zip(split.labels.tolist(), split.symbols.tolist()))
+    assert [by_item[i] for i in whole.labels.tolist()] == whole.symbols.tolist()
+    model.eval()
+    with torch.no_grad():
+        one = round_vectors(model, images)
+        order = torch.randperm(16, generator=torch.Generator().manual_seed(3))
+        parts = [round_vectors(model, images[order[k:k + 5]]) for k in range(0, 16, 5)]
+    for field in ("messages", "candidates"):
+        pieces = torch.cat([getattr(p, field) for p in parts])
+        assert torch.allclose(pieces, getattr(one, field)[order], atol=1e-5)
+    assert not one.messages.requires_grad and one.messages.grad_fn is None
+    played = []
+    cnn = model.cnn if kind == "simclr" else model.sender.cnn
+    handle = cnn.register_forward_hook(lambda module, inputs, output: played.append(output.requires_grad))
+    play_game(model, dataset, batch_size=8, seed=0)
+    handle.remove()
+    assert played and not any(played)
+
+
+def test_a_file_that_is_not_an_emcom_model_is_one_line(tmp_path, capsys):
+    bogus = tmp_path / "model.pt"
+    torch.save({"weights": torch.zeros(2)}, bogus)
+    assert main(["evaluate", str(bogus), "val", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bogus) in err and "not an emcom model" in err
+    (tmp_path / "text.pt").write_text("hello")
+    assert main(["kmeans", str(tmp_path / "text.pt"), "--k", "2", "--out", str(tmp_path / "k")]) == 2
+    assert str(tmp_path / "text.pt") in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_kmeans_fit_share_smaller_than_k_names_the_config_key():
+    with pytest.raises(ConfigError, match=r"analysis\.kmeans_fit_fraction = 0\.1 gives 928 .* k = 1024"):
+        fit_subset(9280, 0.1, 1024, seed=0)
+    subset = fit_subset(9280, 0.25, 1024, seed=0)
+    assert len(subset) == 2320 and len(set(subset)) == 2320 and np.array_equal(subset, fit_subset(9280, 0.25, 1024, 0))
+
+
+def test_kmeans_assigns_the_nearest_centroid():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, (4, 6))
+    points = (centres[rng.integers(0, 4, 200)] + rng.normal(0, 0.5, (200, 6))).astype(np.float32)
+    kmeans, inertia = fit_kmeans(points, 4, seed=1)
+    clusters = assign(kmeans, points)
+    distances = ((points[:, None, :] - kmeans.centroids[None]) ** 2).sum(-1)
+    assert np.array_equal(clusters, distances.argmin(1))
+    assert inertia == pytest.approx(distances.min(1).sum(), rel=1e-4)
+
+
+def test_kmeans_command_writes_fit_and_items(image_set, tmp_path):
+    path, _ = model_file(tmp_path, image_set, "simclr")
+    out = tmp_path / "simclr_k4"
+    assert main(["kmeans", str(path), "--k", "4", "--out", str(out), "--dataset", str(image_set),
+                 "--fraction", "0.5", "--test-sets", "val"]) == 0
+    fit = json.loads((out / "fit.json").read_text())
+    assert fit["k"] == 4 and fit["fit_images"] == 64 and fit["library"].startswith("faiss")
+    items = read_items(out / "val.items.tsv.gz")
+    assert len(items) == 128 and items["symbol"].between(0, 3).all() and (items["correct"] == "").all()
