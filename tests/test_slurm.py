@@ -1,0 +1,148 @@
+"""The workflow through a real SLURM (scripts/local-slurm.sh up; .ci/run starts it): profiles/slurm-ci
+(same executor settings as profiles/slurm) on the CI config, every model one job of 2 srun tasks with
+2 fake GPUs; a rule that fails makes its run fail; an impossible request stops at submission.
+
+Opt-in (each model trains as 2 processes: minutes): EMCOM_SLURM_TESTS=1, as .ci/run sets it after
+`scripts/local-slurm.sh up`; then a SLURM that does not answer is a failure, not a skip.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from test_workflow import REPO, scratch_workdir
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+CI_CONFIGS = ["config/ci.yaml", "config/ci-slurm.yaml"]
+
+if os.environ.get("EMCOM_SLURM_TESTS") != "1":
+    pytest.skip("SLURM tests are opt-in: scripts/local-slurm.sh up && EMCOM_SLURM_TESTS=1 pytest tests/test_slurm.py",
+                allow_module_level=True)
+ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
+if ping.returncode != 0 or "UP" not in ping.stdout:
+    raise RuntimeError(f"EMCOM_SLURM_TESTS=1 but no SLURM controller answers: {ping.stdout}{ping.stderr}")
+
+pytestmark = [pytest.mark.slow, pytest.mark.slurm]
+
+
+def run(workdir: Path, *args: str, limit: int = 1500) -> subprocess.CompletedProcess:
+    """snakemake under `timeout -s INT`: on a hang SIGINT makes the plugin scancel its jobs, and the test fails."""
+    return subprocess.run(["timeout", "-s", "INT", str(limit), *SNAKEMAKE, *args], cwd=workdir, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def slurm_job(job_id: str) -> dict[str, str]:
+    """`scontrol show job` as a dict (finished jobs stay visible for MinJobAge = 600 s)."""
+    text = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"(\w+)=(\S*)", text))
+
+
+@pytest.fixture(scope="module")
+def slurm_run(tmp_path_factory):
+    """The CI DAG through SLURM to `all`, once for the module."""
+    workdir = scratch_workdir(tmp_path_factory.mktemp("slurm"))
+    (workdir / "profiles").symlink_to(REPO / "profiles")
+    start = time.monotonic()
+    result = run(workdir, "all", "--profile", "profiles/slurm-ci", "--configfile", *CI_CONFIGS)
+    print(f"workflow through SLURM: {time.monotonic() - start:.0f} s")
+    return workdir, result
+
+
+def test_workflow_reaches_every_final_output_through_slurm(slurm_run):
+    workdir, result = slurm_run
+    assert result.returncode == 0, result.stderr[-6000:]
+    # Every job went through sbatch (no job ran locally): one SLURM log per job.
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", result.stderr)
+    jobs = re.search(r"^total\s+(\d+)", result.stderr, re.MULTILINE)
+    assert jobs and len(submitted) == int(jobs.group(1)), result.stderr[-3000:]
+    assert (workdir / "results" / "training" / "training.md").is_file()
+
+
+def test_each_model_is_one_job_of_two_srun_tasks_with_a_gpu_each(slurm_run):
+    workdir, result = slurm_run
+    assert result.returncode == 0
+    logs = sorted((workdir / ".snakemake" / "slurm_logs" / "rule_train").glob("*/*.log"))
+    assert len(logs) == 5, logs
+    for log in logs:
+        variant, job_id = log.parent.name, log.stem
+        job = slurm_job(job_id)
+        assert job["JobState"] == "COMPLETED" and job["NumTasks"] == "2", job
+        assert "gpu:2" in job.get("TresPerJob", ""), job  # the fake gres was requested and granted
+        summary = json.loads((workdir / "results" / "models" / variant / "summary.json").read_text())
+        assert summary["world_size"] == 2 and summary["global_batch"] == 2 * summary["per_process_batch"]
+        train_log = (workdir / "logs" / "train" / f"{variant}.log").read_text()
+        assert "emcom.launch: srun --ntasks=2" in train_log
+        assert "fp32 on cpu" in train_log  # CUDA_VISIBLE_DEVICES was set, no CUDA: gloo on CPU
+
+
+def test_report_builds_from_the_slurm_run(slurm_run):
+    workdir, result = slurm_run
+    assert result.returncode == 0
+    report = run(workdir, "all", "--report", "results/report.html", "--configfile", *CI_CONFIGS, limit=600)
+    assert report.returncode == 0, report.stderr[-4000:]
+    html = (workdir / "results" / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000 and "training_curves.png" in html
+
+
+def test_impossible_request_stops_at_submission_with_slurms_message(slurm_run, tmp_path):
+    workdir, _ = slurm_run
+    # A new variant asking for 64 GPUs (the node has 2). EnforcePartLimits=ALL makes sbatch refuse it
+    # instead of queueing it forever; the plugin stops the run with sbatch's message.
+    override = tmp_path / "huge.yaml"
+    override.write_text("training:\n  resources: {tasks: 64, gpus: 64, cpus_per_task: 1, mem_mb: 1000, runtime: 5}\n"
+                        "  variants:\n    huge: {model: {kind: simclr}}\n")
+    start = time.monotonic()
+    result = run(workdir, "results/models/huge/model.pt", "--profile", "profiles/slurm-ci",
+                 "--configfile", *CI_CONFIGS, str(override), limit=300)
+    assert result.returncode != 0
+    assert "Requested node configuration is not available" in result.stderr, result.stderr[-3000:]
+    assert time.monotonic() - start < 120
+    assert not (workdir / "results" / "models" / "huge" / "model.pt").exists()
+
+
+FAILING_WORKFLOW = """
+rule all:
+    input:
+        "ranks.txt",
+        "never.txt",
+
+
+rule two_ranks:
+    output:
+        "ranks.txt",
+    resources:
+        tasks=2,
+        mpi="srun",
+        cpus_per_task=1,
+        mem_mb=500,
+        runtime=5,
+    shell:
+        "srun --ntasks={resources.tasks} sh -c 'echo $SLURM_PROCID/$SLURM_NTASKS' | sort > {output}"
+
+
+rule fails_on_purpose:
+    output:
+        "never.txt",
+    resources:
+        mem_mb=500,
+        runtime=5,
+    shell:
+        "echo 'this rule fails on purpose' >&2; exit 3"
+"""
+
+
+def test_a_failing_rule_fails_the_run(tmp_path):
+    (tmp_path / "Snakefile").write_text(textwrap.dedent(FAILING_WORKFLOW))
+    result = run(tmp_path, "--profile", str(REPO / "profiles" / "slurm-ci"), "--keep-going", limit=300)
+    assert result.returncode != 0
+    assert "Error in rule fails_on_purpose" in result.stderr, result.stderr[-3000:]
+    assert not (tmp_path / "never.txt").exists()
+    # the other job still ran, as 2 tasks of one SLURM job (CPU, no mpi wrapper)
+    assert (tmp_path / "ranks.txt").read_text().split() == ["0/2", "1/2"]
