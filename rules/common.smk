@@ -4,8 +4,12 @@ import sys
 
 from snakemake.utils import validate
 
+from emcom.variants import with_extra_seeds
+
 
 validate(config, schema="schema.yaml")
+# Appendix A.2 seed reruns become ordinary variants, <variant>_seed<seed> (emcom.variants)
+config["training"]["variants"] = with_extra_seeds(config["training"])
 
 RESOURCES = config["paths"]["resources"]
 RESULTS = config["paths"]["results"]
