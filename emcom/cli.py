@@ -25,6 +25,14 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _linear_eval(args: argparse.Namespace) -> int:
+    from emcom.linear_eval.run import evaluate_from_workflow_config
+
+    result = evaluate_from_workflow_config(args.model, args.config, args.dataset, args.out, args.random_init)
+    print(f"{result['model']} on {result['dataset']}: {result['metric']} {result['value']:.2f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emcom", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="run config YAML (sections model, data, optim, run)")
     train.add_argument("--out", required=True, help="output folder: model.pt, checkpoint.pt, metrics.jsonl")
     train.set_defaults(handler=_train)
+    linear = commands.add_parser("linear-eval", help="Table 3 for one model × dataset: cache frozen features, train the "
+                                 "linear head (or VOC07's SVMs), write a JSON")
+    linear.add_argument("model", help="model.pt (games: the Sender's CNN); with --random-init only its architecture")
+    linear.add_argument("--dataset", required=True, help="a key of linear_eval.datasets in --config")
+    linear.add_argument("--config", default="config.yaml", help="workflow config holding linear_eval (default: config.yaml)")
+    linear.add_argument("--out", required=True, help="result JSON; features are cached in <out>.features/")
+    linear.add_argument("--random-init", type=int, metavar="SEED", help="evaluate the untrained architecture, seeded")
+    linear.set_defaults(handler=_linear_eval)
     add_evaluation_commands(commands)  # evaluate, analyse, kmeans
     return parser
 

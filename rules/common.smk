@@ -35,4 +35,5 @@ def get_final_output():
         f"{RESULTS}/training/training.md",
         *evaluation_outputs(),  # rules/evaluate.smk: Table 1-2 evaluation and analysis files
         *report_outputs(),  # rules/tables.smk: Tables 1-2, Figures 3, 4, A.7, claims
+        *expand(f"{RESULTS}/tables/table3.{{ext}}", ext=("md", "csv", "tex")),
     ]
