@@ -77,6 +77,24 @@ def test_wnsim_equals_the_pairwise_definition(seed):
             brute_wnsim(symbols, labels, similarity), abs=1e-12)
 
 
+def test_symbols_with_many_items_take_the_matrix_product_path_with_the_same_result(monkeypatch):
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 12, 500)
+    symbols = np.where(np.arange(500) < 300, np.arange(500) % 3, rng.integers(3, 60, 500))  # 3 symbols of 100 items
+    similarity = path_like_similarity(12, 7)
+    mixed = scores_of(symbols, labels, similarity)
+    assert len(mixed._dense_sizes) == 3
+    assert mixed.wnsim == pytest.approx(brute_wnsim(symbols, labels, similarity), abs=1e-12)
+    monkeypatch.setattr("emcom.analysis.scores.DENSE_MIN_ITEMS", 10**9)  # every symbol through the kernel
+    lookups = scores_of(symbols, labels, similarity)
+    assert len(lookups._dense_sizes) == 0 and lookups.wnsim == pytest.approx(mixed.wnsim, abs=1e-12)
+    for a, b in zip(mixed.null(40, seed=1), lookups.null(40, seed=1)):
+        assert np.allclose(a, b, rtol=0, atol=1e-12)
+    monkeypatch.setattr("emcom.analysis.scores.DENSE_MIN_ITEMS", 64)
+    monkeypatch.setattr("emcom.analysis.scores.DENSE_CHUNK_BYTES", 1)  # one permutation per chunk
+    assert np.array_equal(scores_of(symbols, labels, similarity).null(5, seed=1)[1], mixed.null(5, seed=1)[1])
+
+
 def test_similarity_codes_are_exact():
     similarity = path_like_similarity(40)
     codes, values = encode_similarity(similarity)

@@ -14,9 +14,10 @@ got symbol s; row sums a_s, column sums b_k, N items):
 The permutation test shuffles the labels against the symbols (the same null as shuffling the
 symbols: a uniformly random bijection between the two columns). One numba kernel computes both
 statistics per permutation from the classes each symbol touches, O(N + sum_s m_s^2) with m_s the
-distinct classes of symbol s, never looping over item pairs (WordNet's similarity
-held as 1-byte codes, see :func:`encode_similarity`); permutations run in parallel, each
-seeded by its own index so the result does not depend on the thread count.
+distinct classes of symbol s (WordNet's similarity held as 1-byte codes, see
+:func:`encode_similarity`), never looping over item pairs; the pairs of a symbol sent for many
+items go to a matrix product (c^T M c) instead. Permutations run in parallel, each seeded by its
+own index, so the result does not depend on the thread count.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ import numpy as np
 # Ties within floating-point rounding count as "null >= observed" (a permutation-invariant score,
 # e.g. WNSim of a one-symbol protocol, must get p = 1, whatever order the sums ran in).
 TIE_TOLERANCE = 1e-9
+# A symbol sent for more than max(DENSE_MIN_ITEMS, K / 4) items has its pairs summed by a matrix
+# product rather than by the kernel's look-ups (measured by benchmarks/analysis.py: a 10-symbol
+# protocol of 50,000 items).
+DENSE_MIN_ITEMS = 64
+DENSE_CHUNK_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -75,12 +81,15 @@ def _xlogx_sum(counts: np.ndarray) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def _group_sums(labels, starts, codes, values, counts, touched):
+def _group_sums(labels, starts, dense_slot, codes, values, counts, touched, dense_counts):
     """(sum over cells of c log c, sum over same-symbol item pairs of the class similarity).
 
     The similarity of classes k, l is ``values[codes[k, l]]``: WordNet path similarities take few
     distinct values (1 / (1 + path length)), so (K, K) uint8 codes (1 MB for K = 1000) stay in the
     CPU cache where a float64 matrix (8 MB) would not; the random look-ups are the kernel's cost.
+    A group g with ``dense_slot[g] >= 0`` (a symbol sent for many items) leaves its pairs out and
+    writes its class counts to ``dense_counts[dense_slot[g]]`` (K,) instead: a matrix product does
+    them faster (:meth:`ProtocolScores._dense_pair_sums`).
     ``counts`` (K,) must be zero on entry and is zero on exit; ``touched`` (K,) is scratch.
     """
     clogc = 0.0
@@ -93,10 +102,14 @@ def _group_sums(labels, starts, codes, values, counts, touched):
                 touched[m] = label
                 m += 1
             counts[label] += 1
+        slot = dense_slot[g]
         for x in range(m):
             kx = touched[x]
             cx = float(counts[kx])
             clogc += cx * math.log(cx)
+            if slot >= 0:
+                dense_counts[slot, kx] = cx
+                continue
             pair_sum += cx * (cx - 1.0) / 2.0  # same-class pairs: similarity 1
             row = 0.0
             for y in range(x + 1, m):
@@ -109,13 +122,15 @@ def _group_sums(labels, starts, codes, values, counts, touched):
 
 
 @numba.njit(cache=True, parallel=True)
-def _permuted_group_sums(labels, starts, codes, values, seeds):
-    """Per permutation p (labels shuffled by Fisher-Yates from seeds[p]): the two sums of _group_sums."""
+def _permuted_group_sums(labels, starts, dense_slot, n_dense, codes, values, seeds):
+    """Per permutation p (labels shuffled by Fisher-Yates from seeds[p]): the two sums of _group_sums
+    and the dense groups' class counts (P, n_dense, K)."""
     n_perm = len(seeds)
     n = len(labels)
     k = codes.shape[0]
     clogc = np.empty(n_perm)
     pair_sum = np.empty(n_perm)
+    dense_counts = np.zeros((n_perm, n_dense, k))
     for p in numba.prange(n_perm):
         np.random.seed(seeds[p])  # numba keeps one generator per thread: reseeded per permutation
         shuffled = labels.copy()
@@ -124,8 +139,9 @@ def _permuted_group_sums(labels, starts, codes, values, seeds):
             shuffled[i], shuffled[j] = shuffled[j], shuffled[i]
         counts = np.zeros(k, dtype=np.int64)
         touched = np.empty(k, dtype=np.int64)
-        clogc[p], pair_sum[p] = _group_sums(shuffled, starts, codes, values, counts, touched)
-    return clogc, pair_sum
+        clogc[p], pair_sum[p] = _group_sums(shuffled, starts, dense_slot, codes, values, counts, touched,
+                                            dense_counts[p])
+    return clogc, pair_sum, dense_counts
 
 
 def encode_similarity(similarity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -171,10 +187,39 @@ class ProtocolScores:
         # scikit-learn's convention: one symbol and one class is a perfect (if trivial) labelling
         self._trivial = len(sizes) == 1 and np.count_nonzero(class_counts) == 1
         self.pairs = float((sizes * (sizes - 1) / 2).sum())  # same-symbol pairs: permutation-invariant
-        clogc, pair_sum = _group_sums(protocol.labels, protocol.starts, self._codes, self._values,
-                                      np.zeros(protocol.classes, np.int64), np.empty(protocol.classes, np.int64))
-        self.nmi = float(self._nmi(np.array([clogc]))[0])
-        self.wnsim = float(self._wnsim(np.array([pair_sum]))[0])
+        # Symbols sent for many items go to the matrix product: pairs cost up to min(a_s, K)^2 / 2 look-ups
+        # in the kernel, K^2 multiply-adds in BLAS, which runs them tens of times faster.
+        dense = sizes > max(DENSE_MIN_ITEMS, protocol.classes // 4)
+        self._dense_sizes = sizes[dense].astype(np.float64)
+        self._dense_slot = np.where(dense, np.cumsum(dense) - 1, -1).astype(np.int64)
+        clogc, pair_sum = self._sums(np.zeros(0, np.uint32))
+        self.nmi = float(self._nmi(clogc)[0])
+        self.wnsim = float(self._wnsim(pair_sum)[0])
+
+    def _dense_pair_sums(self, dense_counts: np.ndarray) -> np.ndarray:
+        """Same-symbol pair sums of the dense groups: (P, n_dense, K) counts -> (P,).
+
+        Per group, pairs of distinct items = (c^T M c - a) / 2, the diagonal of M being 1.
+        """
+        if dense_counts.shape[1] == 0:
+            return np.zeros(len(dense_counts))
+        flat = dense_counts.reshape(-1, dense_counts.shape[2])
+        quadratic = np.einsum("gk,gk->g", flat @ self.similarity, flat).reshape(dense_counts.shape[:2])
+        return ((quadratic - self._dense_sizes) / 2).sum(axis=1)
+
+    def _sums(self, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sum c log c, pair sum) per permutation seed; no seed (an empty array): the observed labels."""
+        protocol, n_dense = self.protocol, len(self._dense_sizes)
+        if len(seeds) == 0:
+            dense_counts = np.zeros((1, n_dense, protocol.classes))
+            clogc, pair_sum = _group_sums(protocol.labels, protocol.starts, self._dense_slot, self._codes,
+                                          self._values, np.zeros(protocol.classes, np.int64),
+                                          np.empty(protocol.classes, np.int64), dense_counts[0])
+            clogc, pair_sum = np.array([clogc]), np.array([pair_sum])
+        else:
+            clogc, pair_sum, dense_counts = _permuted_group_sums(protocol.labels, protocol.starts, self._dense_slot,
+                                                                 n_dense, self._codes, self._values, seeds)
+        return clogc, pair_sum + self._dense_pair_sums(dense_counts)
 
     def _nmi(self, clogc: np.ndarray) -> np.ndarray:
         if self._trivial:
@@ -192,8 +237,11 @@ class ProtocolScores:
     def null(self, permutations: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(nMI, WNSim) of ``permutations`` label shufflings, each (permutations,); reproducible from ``seed``."""
         seeds = np.random.SeedSequence(seed).generate_state(permutations, dtype=np.uint32)
-        clogc, pair_sum = _permuted_group_sums(self.protocol.labels, self.protocol.starts, self._codes, self._values,
-                                               seeds)
+        # chunks keep the dense groups' counts (chunk, n_dense, K) float64 under DENSE_CHUNK_BYTES
+        chunk = max(1, DENSE_CHUNK_BYTES // (8 * max(1, len(self._dense_sizes)) * self.protocol.classes))
+        parts = [self._sums(seeds[start:start + chunk]) for start in range(0, permutations, chunk)]
+        clogc = np.concatenate([part[0] for part in parts])
+        pair_sum = np.concatenate([part[1] for part in parts])
         return self._nmi(clogc), self._wnsim(pair_sum)
 
 
