@@ -68,12 +68,20 @@ class DataConfig:
     min_crop_scale: float = 0.08  # RandomResizedCrop's smallest area fraction (SimCLR: 0.08)
     num_workers: int = 8
     on_bad_image: str = "error"  # "error": stop naming the file; "skip": drop it and count it
+    # Where the views are made: "workers" (per image, PIL, in the loader processes) or "device" (workers
+    # only decode and resize to load_size; the batch is augmented on the training device,
+    # emcom.data.batch_augment). Same distribution of views, different random draws.
+    augment_on: str = "workers"
+    load_size: int = 0  # augment_on: device: side of the uint8 square workers resize to; 0 = image_size
 
     def validate(self) -> None:
         _positive("data.image_size", self.image_size)
         if self.num_workers < 0:
             raise ConfigError(f"data.num_workers must be >= 0, got {self.num_workers!r}")
         _choice("data.on_bad_image", self.on_bad_image, BAD_IMAGE_POLICIES)
+        _choice("data.augment_on", self.augment_on, AUGMENT_PLACES)
+        if self.load_size < 0:
+            raise ConfigError(f"data.load_size must be >= 0 (0 = image_size), got {self.load_size!r}")
         if not 0 < self.min_crop_scale <= 1:
             raise ConfigError(f"data.min_crop_scale must be in (0, 1], got {self.min_crop_scale!r}")
 

@@ -19,6 +19,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from emcom import checkpoint as ckpt
 from emcom.config import ConfigError, ExperimentConfig, save_config
+from emcom.data.batch_augment import BatchTwoViews
+from emcom.data.device_views import DeviceViewLoader, LoadResized
 from emcom.data.folder import ImageFolderDataset, collate_skipping_none
 from emcom.data.transforms import TwoViews
 from emcom.distributed import DistributedContext, broadcast_buffers, cleanup, init_distributed
@@ -51,8 +53,11 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 def build_loader(config: ExperimentConfig, ctx: DistributedContext) -> tuple[DataLoader, DistributedSampler]:
     """Each rank reads a disjoint shard (same sampler seed on every rank, as DistributedSampler needs)."""
-    dataset = ImageFolderDataset(config.data.root, config.data.split,
-                                 TwoViews(config.data.image_size, config.data.augment, config.data.min_crop_scale), config.data.on_bad_image)
+    on_device = config.data.augment_on == "device"
+    load_size = (config.data.load_size or config.data.image_size) if config.data.augment else config.data.image_size
+    transform = LoadResized(load_size) if on_device else \
+        TwoViews(config.data.image_size, config.data.augment, config.data.min_crop_scale)
+    dataset = ImageFolderDataset(config.data.root, config.data.split, transform, config.data.on_bad_image)
     if len(dataset) < config.optim.batch_size * ctx.world_size:
         raise ConfigError(f"optim.batch_size={config.optim.batch_size} × {ctx.world_size} process(es) exceeds the "
                           f"{len(dataset)} images of {config.data.root}/{config.data.split}")
@@ -62,6 +67,9 @@ def build_loader(config: ExperimentConfig, ctx: DistributedContext) -> tuple[Dat
                         num_workers=config.data.num_workers, pin_memory=ctx.device.type == "cuda",
                         drop_last=True,  # the number of candidates is the batch: keep it fixed
                         collate_fn=collate_skipping_none, persistent_workers=False)
+    if on_device:  # workers hand over uint8 squares; both views are made on ctx.device per batch
+        loader = DeviceViewLoader(loader, BatchTwoViews(config.data.image_size, config.data.augment,
+                                                        config.data.min_crop_scale), ctx.device)
     return loader, sampler
 
 
@@ -75,7 +83,7 @@ def cpu_threads(config: ExperimentConfig, available: int) -> int:
     """
     if config.run.cpu_threads > 0:
         return config.run.cpu_threads
-    if config.data.augment and config.data.num_workers > 0:
+    if config.data.augment and config.data.augment_on == "workers" and config.data.num_workers > 0:
         return max(1, available - config.data.num_workers)
     return available
 
