@@ -73,6 +73,9 @@ class DataConfig:
     # emcom.data.batch_augment). Same distribution of views, different random draws.
     augment_on: str = "workers"
     load_size: int = 0  # augment_on: device: side of the uint8 square workers resize to; 0 = image_size
+    # augment_on: device only: "device" decodes JPEG files on the training device (nvJPEG on CUDA,
+    # emcom.data.gpu_decode); other files (PNG) are still decoded by the workers.
+    decode_on: str = "workers"
 
     def validate(self) -> None:
         _positive("data.image_size", self.image_size)
@@ -82,6 +85,9 @@ class DataConfig:
         _choice("data.augment_on", self.augment_on, AUGMENT_PLACES)
         if self.load_size < 0:
             raise ConfigError(f"data.load_size must be >= 0 (0 = image_size), got {self.load_size!r}")
+        _choice("data.decode_on", self.decode_on, AUGMENT_PLACES)
+        if self.decode_on == "device" and self.augment_on != "device":
+            raise ConfigError("data.decode_on: device needs data.augment_on: device (views are made from the decoded batch)")
         if not 0 < self.min_crop_scale <= 1:
             raise ConfigError(f"data.min_crop_scale must be in (0, 1], got {self.min_crop_scale!r}")
 

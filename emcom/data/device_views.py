@@ -42,8 +42,10 @@ class DeviceViewLoader:
     bit-identically on resume.
     """
 
-    def __init__(self, loader, views: BatchTwoViews, device: torch.device):
-        self.loader, self.views, self.device = loader, views, device
+    def __init__(self, loader, views: BatchTwoViews, device: torch.device, decoder=None):
+        # decoder (decode_on: device): items -> (uint8 images on device, sizes, indices of the items kept),
+        # e.g. functools.partial(emcom.data.gpu_decode.decode_to_squares, device=..., load_size=...)
+        self.loader, self.views, self.device, self.decoder = loader, views, device, decoder
 
     @property
     def dataset(self):
@@ -62,6 +64,14 @@ class DeviceViewLoader:
             if batch is None:  # every image undecodable and skipped (collate_skipping_none)
                 yield None
                 continue
-            (images, sizes), labels = batch
-            images = images.to(self.device, non_blocking=True)
+            if self.decoder is not None:
+                items, labels = batch
+                images, sizes, kept = self.decoder(items)
+                if len(kept) == 0:
+                    yield None
+                    continue
+                labels = labels[kept]
+            else:
+                (images, sizes), labels = batch
+                images = images.to(self.device, non_blocking=True)
             yield self.views(images, sizes, generator), labels

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from emcom import checkpoint as ckpt
 from emcom.config import ConfigError, ExperimentConfig, save_config
 from emcom.data.batch_augment import BatchTwoViews
 from emcom.data.device_views import DeviceViewLoader, LoadResized
+from emcom.data.gpu_decode import EncodedImageFolder, collate_encoded, decode_to_squares
 from emcom.data.folder import ImageFolderDataset, collate_skipping_none
 from emcom.data.transforms import TwoViews
 from emcom.distributed import DistributedContext, broadcast_buffers, cleanup, init_distributed
@@ -57,7 +59,9 @@ def build_loader(config: ExperimentConfig, ctx: DistributedContext) -> tuple[Dat
     load_size = (config.data.load_size or config.data.image_size) if config.data.augment else config.data.image_size
     transform = LoadResized(load_size) if on_device else \
         TwoViews(config.data.image_size, config.data.augment, config.data.min_crop_scale)
-    dataset = ImageFolderDataset(config.data.root, config.data.split, transform, config.data.on_bad_image)
+    decode_on_device = config.data.decode_on == "device"
+    dataset = EncodedImageFolder(config.data.root, config.data.split, load_size, config.data.on_bad_image) \
+        if decode_on_device else ImageFolderDataset(config.data.root, config.data.split, transform, config.data.on_bad_image)
     if len(dataset) < config.optim.batch_size * ctx.world_size:
         raise ConfigError(f"optim.batch_size={config.optim.batch_size} × {ctx.world_size} process(es) exceeds the "
                           f"{len(dataset)} images of {config.data.root}/{config.data.split}")
@@ -66,10 +70,13 @@ def build_loader(config: ExperimentConfig, ctx: DistributedContext) -> tuple[Dat
     loader = DataLoader(dataset, batch_size=config.optim.batch_size, sampler=sampler,
                         num_workers=config.data.num_workers, pin_memory=ctx.device.type == "cuda",
                         drop_last=True,  # the number of candidates is the batch: keep it fixed
-                        collate_fn=collate_skipping_none, persistent_workers=False)
-    if on_device:  # workers hand over uint8 squares; both views are made on ctx.device per batch
+                        collate_fn=collate_encoded if decode_on_device else collate_skipping_none,
+                        persistent_workers=False)
+    if on_device:  # workers hand over uint8 squares (or JPEG bytes); both views are made on ctx.device
+        decoder = partial(decode_to_squares, device=ctx.device, load_size=load_size,
+                          on_bad_image=config.data.on_bad_image) if decode_on_device else None
         loader = DeviceViewLoader(loader, BatchTwoViews(config.data.image_size, config.data.augment,
-                                                        config.data.min_crop_scale), ctx.device)
+                                                        config.data.min_crop_scale), ctx.device, decoder)
     return loader, sampler
 
 
