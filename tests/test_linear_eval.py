@@ -109,6 +109,7 @@ def test_svm_benchmark_separable_classes_and_difficult_handling():
     assert result["map"] == pytest.approx(100.0) and result["classes_without_positives"] == ["c"]
 
 
+@pytest.mark.slow  # image decoding and CNN forwards: seconds on a busy 2-core CPU
 def test_resnet50_res5_pooling_is_8192_at_224_px():
     cnn, _ = build_backbone("resnet50")
     trunk = FrozenTrunk(cnn, 2048, "res5")
@@ -171,6 +172,7 @@ def test_trunk_is_the_senders_cnn_and_random_init_is_not(tmp_path):
     assert torch.equal(again.cnn.stem[0].weight, random.cnn.stem[0].weight)  # seeded
 
 
+@pytest.mark.slow  # image decoding and CNN forwards: seconds on a busy 2-core CPU
 def test_features_cache_and_head_on_a_built_dataset(tmp_path, image_set):
     path, _ = _model_file(tmp_path, kind="simclr")
     spec = {"kind": "built", "root": str(image_set), "train_split": "train", "test_split": "val"}
@@ -262,3 +264,35 @@ def test_verdict_needs_both_closeness_to_simclr_and_distance_from_the_floor():
     assert not any(c["pass"] for c in table3_checks(frame(20.0, 20.0, 12.0))[0])  # at SimCLR, but +8 over the floor
     checks, missing = table3_checks(frame(28.0, 30.0, 15.0).iloc[:3])
     assert missing == ["game_aug_shared/stamps"] and "not tested" in verdict_line(checks, missing)
+
+
+@pytest.mark.slow  # image decoding and CNN forwards: seconds on a busy 2-core CPU
+def test_cli_linear_eval_runs_and_names_a_bad_dataset_key(tmp_path, image_set, capsys):
+    from emcom.cli import main
+
+    path, _ = _model_file(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"linear_eval": {
+        "epochs": 1, "milestones": [1], "num_workers": 0,
+        "datasets": {"toy": {"kind": "built", "root": str(image_set), "train_split": "train", "test_split": "val"}}}}))
+    out = tmp_path / "out" / "toy.json"
+    assert main(["linear-eval", str(path), "--dataset", "toy", "--config", str(config), "--out", str(out),
+                 "--random-init", "0"]) == 0
+    result = json.loads(out.read_text())
+    assert result["model"] == "random_init" and result["kind"] == "random_init" and len(result["history"]) == 1
+    assert main(["linear-eval", str(path), "--dataset", "nope", "--config", str(config), "--out", str(out)]) == 2
+    assert "linear_eval.datasets has no entry 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # one Snakemake dry run
+def test_table3_dag_has_one_job_per_model_dataset_and_split(tmp_path):
+    from test_workflow import scratch_workdir, snakemake
+
+    workdir = scratch_workdir(tmp_path)
+    plan = snakemake(workdir, "--dry-run", "--quiet", "rules", "--", "results/tables/table3.md")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    counts = {line.split()[0]: int(line.split()[1]) for line in plan.stdout.splitlines()
+              if len(line.split()) == 2 and line.split()[1].isdigit()}
+    models = len(yaml.safe_load((workdir / "config.yaml").read_text())["training"]["variants"]) + 1  # + random_init
+    # config/ci.yaml: stamps only; train and test features cached once per model
+    assert counts["linear_features"] == 2 * models and counts["linear_eval"] == models and counts["table3"] == 1
