@@ -296,3 +296,15 @@ def test_table3_dag_has_one_job_per_model_dataset_and_split(tmp_path):
     models = len(yaml.safe_load((workdir / "config.yaml").read_text())["training"]["variants"]) + 1  # + random_init
     # config/ci.yaml: stamps only; train and test features cached once per model
     assert counts["linear_features"] == 2 * models and counts["linear_eval"] == models and counts["table3"] == 1
+
+
+def test_claims_page_carries_the_stamps_verdict():
+    from emcom.reporting.claims import check_claims
+
+    rows = [("simclr", 30.0), ("random_init", 15.0), ("game_aug_noshared", 28.0), ("game_aug_shared", 20.0)]
+    table3 = pd.DataFrame([{"model": m, "dataset": "stamps", "value": v, "source": "computed"} for m, v in rows])
+    paper = {"table1": {}, "table2": {}, "table3": {}}
+    result = check_claims([], [], paper, {}, kmeans_paper_k=None, table3=table3)
+    claim = next(c for c in result["claims"] if c["id"] == "game_features_near_simclr_above_random")
+    assert claim["verdict"] == "does not hold"  # game_aug_shared: 0.67× SimCLR, +5 points
+    assert [c["pass"] for c in claim["checks"]] == [True, False]
