@@ -140,14 +140,16 @@ def adjust_saturation(images: torch.Tensor, factors: torch.Tensor) -> torch.Tens
     return _blend(images, grayscale(images), factors)
 
 
-_HSV_SECTORS = torch.tensor([[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]])  # r, g, b from v, p, q, t
+_HSV_CHANNEL_OFFSETS = (5.0, 3.0, 1.0)  # r, g, b in the closed-form HSV -> RGB
 
 
 def adjust_hue(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    """Rotate hue by factors[i] turns: torchvision's RGB -> HSV -> RGB formulas (PIL's), batched.
+    """Rotate hue by factors[i] turns: torchvision's RGB -> HSV (PIL's formulas), batched; back to RGB by
+    the closed form c = v − v·s·clamp(min(k, 4 − k), 0, 1), k = (n + 6h) mod 6, n = 5, 3, 1 (the same
+    sector table as torchvision's gather, as arithmetic: equal to float rounding, tests/test_batch_augment.py).
 
     Written out rather than calling torchvision's private helpers: its ``aminmax`` over the channel
-    dimension measured ~7 ms per call on a (64, 3, 32, 32) CPU batch, elementwise max/min far less.
+    dimension and index gather measured ~7 ms and more per call on a (64, 3, 32, 32) CPU batch.
     """
     r, g, b = images.unbind(dim=1)
     maxc, minc = torch.maximum(torch.maximum(r, g), b), torch.minimum(torch.minimum(r, g), b)
@@ -158,23 +160,26 @@ def adjust_hue(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     rc, gc, bc = (maxc - r) / divisor, (maxc - g) / divisor, (maxc - b) / divisor
     hue = torch.where(maxc == r, bc - gc, torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
     hue = (hue / 6.0 + 1.0).fmod(1.0)
-    hue = (hue + factors.view(-1, 1, 1)).remainder(1.0)
-    h6 = hue * 6.0
-    sector = torch.floor(h6)
-    fraction = h6 - sector
-    v = maxc
-    p = (v * (1.0 - saturation)).clamp(0.0, 1.0)
-    q = ((1.0 - saturation * fraction) * v).clamp(0.0, 1.0)
-    t = ((saturation * fraction + (1.0 - saturation)) * v).clamp(0.0, 1.0)
-    select = _HSV_SECTORS.to(images.device)[:, sector.long().remainder(6)].transpose(0, 1)  # (B, 3, H, W)
-    return torch.stack((v, p, q, t), dim=1).gather(1, select)
+    # hue + factor lies in (-1, 2): a where is the remainder (float remainder is slow on the CPU)
+    hue = hue + factors.view(-1, 1, 1)
+    hue = torch.where(hue < 0.0, hue + 1.0, torch.where(hue >= 1.0, hue - 1.0, hue))
+    offsets = torch.tensor(_HSV_CHANNEL_OFFSETS, device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
+    k = offsets + 6.0 * hue.unsqueeze(1)  # in [1, 11)
+    k = torch.where(k >= 6.0, k - 6.0, k)
+    ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
+    v, s_ = maxc.unsqueeze(1), saturation.unsqueeze(1)
+    return (v - v * s_ * ramp).clamp(0.0, 1.0)
 
 
 JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
 
 
 def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Blur image i with σ_i, kernel radius ceil(3σ_i), reflect padding, separable: (B, C, H, W) -> same."""
+    """Blur image i with σ_i, kernel radius ceil(3σ_i), reflect padding, separable: (B, C, H, W) -> same.
+
+    Per-image taps as a sum of shifted slices (2·radius + 1 multiply-adds per direction): measured
+    ~4× faster on the CPU than a grouped convolution with one kernel per (image, channel).
+    """
     b, c, height, width = images.shape
     # kernel 2·ceil(3σ)+1, the rule of emcom.data.transforms.gaussian_kernel_size, capped like it
     # at 2·side − 1 (reflect padding)
@@ -183,14 +188,12 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     weights = torch.exp(-0.5 * (x[None, :] / sigma.double()[:, None]) ** 2)
     weights = torch.where(x.abs()[None, :] <= radii[:, None], weights, torch.zeros_like(weights))
-    weights = (weights / weights.sum(dim=1, keepdim=True)).float().to(images.device)
-    kernel = weights.repeat_interleave(c, dim=0)  # one kernel per (image, channel)
-    flat = images.reshape(1, b * c, height, width)
-    flat = F.pad(flat, (radius, radius, 0, 0), mode="reflect")
-    flat = F.conv2d(flat, kernel.view(b * c, 1, 1, -1), groups=b * c)
-    flat = F.pad(flat, (0, 0, radius, radius), mode="reflect")
-    flat = F.conv2d(flat, kernel.view(b * c, 1, -1, 1), groups=b * c)
-    return flat.view(b, c, height, width)
+    weights = (weights / weights.sum(dim=1, keepdim=True)).to(images.device, images.dtype)  # (B, 2r + 1)
+    taps = weights.view(b, 1, 1, 1, -1).unbind(-1)
+    padded = F.pad(images, (radius, radius, 0, 0), mode="reflect")
+    rows = sum(tap * padded[..., k:k + width] for k, tap in enumerate(taps))
+    padded = F.pad(rows, (0, 0, radius, radius), mode="reflect")
+    return sum(tap * padded[..., k:k + height, :] for k, tap in enumerate(taps))
 
 
 def _apply_to(images: torch.Tensor, mask: torch.Tensor, fn, *per_image: torch.Tensor) -> torch.Tensor:

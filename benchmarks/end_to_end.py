@@ -1,0 +1,196 @@
+"""From image files to trained steps: images/s per stage and end to end, augmenting in workers or on the device.
+
+Stages (each alone, same batch size):
+  decode          loader workers decode + squash-resize to load_size (uint8): what augment_on=device leaves them
+  views (workers) loader workers make both SimCLR views per image (PIL), as augment_on=workers
+  views (device)  both views of a uint8 batch already on the device (emcom.data.batch_augment)
+  step            forward + backward + LARS on tensors already on the device
+End to end: the trainer's own loader (emcom.training.trainer.build_loader), model, precision, thread
+choice and epoch loop (train_one_epoch), for -aug and +aug in each place. Modes are timed interleaved
+(one timing of each, then again) and the median is printed, with +aug / -aug (the CPU target: >= 0.85)
+and end to end / step (the GPU target: >= 0.9).
+
+    python benchmarks/end_to_end.py --config results/models/game_aug_noshared/config.yaml --steps 40
+    python benchmarks/end_to_end.py --config RUN.yaml --device cuda --root /data/jpegs   # GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import time
+
+import torch
+
+from emcom.config import load_config
+from emcom.data.batch_augment import BatchTwoViews
+from emcom.data.device_views import LoadResized
+from emcom.data.folder import ImageFolderDataset, collate_skipping_none
+from emcom.data.transforms import TwoViews
+from emcom.distributed import DistributedContext
+from emcom.losses import build_objective
+from emcom.training import trainer
+from emcom.training.loop import train_one_epoch
+from emcom.training.optim import build_lars
+from emcom.training.precision import resolve_precision
+
+MODES = {  # name: data overrides
+    "-aug workers": {"augment": False, "augment_on": "workers"},
+    "-aug device": {"augment": False, "augment_on": "device"},
+    "+aug workers": {"augment": True, "augment_on": "workers"},
+    "+aug device": {"augment": True, "augment_on": "device"},
+    # JPEG datasets: decode on the device too (nvJPEG on CUDA)
+    "-aug device+decode": {"augment": False, "augment_on": "device", "decode_on": "device"},
+    "+aug device+decode": {"augment": True, "augment_on": "device", "decode_on": "device"},
+}
+DEFAULT_MODES = ["-aug workers", "-aug device", "+aug workers", "+aug device"]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _config(base, overrides: dict, steps: int):
+    data = dataclasses.replace(base.data, **{"decode_on": "workers", **overrides})
+    run = dataclasses.replace(base.run, max_steps_per_epoch=steps, progress_bar=False)
+    return dataclasses.replace(base, data=data, run=run)
+
+
+def end_to_end(config, ctx: DistributedContext, available_threads: int) -> float:
+    """Images/s of one truncated epoch through the trainer's own pieces."""
+    torch.set_num_threads(trainer.cpu_threads(config, available_threads) if ctx.device.type == "cpu"
+                          else available_threads)
+    precision = resolve_precision(config.run, ctx.device)
+    loader, _sampler = trainer.build_loader(config, ctx)
+    torch.manual_seed(config.run.seed)
+    model = trainer.prepare_model(config, ctx, precision)
+    objective = build_objective(config.model)
+    optimizer = build_lars(model, 0.1, config.optim.momentum, config.optim.weight_decay,
+                           config.optim.trust_coefficient, impl=config.optim.lars_impl)
+    scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
+    train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx, 0, max_steps=2, progress=False)
+    _sync(ctx.device)
+    stats = train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx, 1,
+                            max_steps=config.run.max_steps_per_epoch, progress=False)
+    _sync(ctx.device)
+    return stats.images / stats.seconds
+
+
+def loader_rate(dataset, batch: int, workers: int, batches: int) -> float:
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers,
+                                         drop_last=True, collate_fn=collate_skipping_none,
+                                         generator=torch.Generator().manual_seed(0))
+    iterator = iter(loader)
+    next(iterator)  # workers started
+    start, images = time.perf_counter(), 0
+    for _ in range(batches):
+        (first, _second), _labels = next(iterator)
+        images += len(first)
+    return images / (time.perf_counter() - start)
+
+
+def stage_rates(config, ctx: DistributedContext, batches: int, threads: int) -> dict[str, float]:
+    data, batch = config.data, config.optim.batch_size
+    load_size = data.load_size or data.image_size
+    torch.set_num_threads(1)  # the loader stages: workers do the work, one thread each
+    decode = loader_rate(ImageFolderDataset(data.root, data.split, LoadResized(load_size)), batch,
+                         data.num_workers, batches)
+    views_workers = loader_rate(ImageFolderDataset(data.root, data.split, TwoViews(data.image_size, True,
+                                                                                     data.min_crop_scale)),
+                                batch, data.num_workers, batches)
+    torch.set_num_threads(threads)
+    dataset = ImageFolderDataset(data.root, data.split, LoadResized(load_size))
+    (images, sizes), _ = collate_skipping_none([dataset[i] for i in range(batch)])
+    images = images.to(ctx.device)
+    views = BatchTwoViews(data.image_size, True, data.min_crop_scale)
+    generator = torch.Generator().manual_seed(0)
+    views(images, sizes, generator)
+    _sync(ctx.device)
+    start = time.perf_counter()
+    for _ in range(batches):
+        views(images, sizes, generator)
+    _sync(ctx.device)
+    views_device = batch * batches / (time.perf_counter() - start)
+    return {"decode (workers)": decode, "views (workers)": views_workers, "views (device)": views_device}
+
+
+def step_rate(config, ctx: DistributedContext, steps: int, threads: int) -> float:
+    torch.set_num_threads(threads)
+    precision = resolve_precision(config.run, ctx.device)
+    torch.manual_seed(0)
+    model = trainer.prepare_model(config, ctx, precision)
+    objective = build_objective(config.model)
+    optimizer = build_lars(model, 0.1, config.optim.momentum, config.optim.weight_decay,
+                           config.optim.trust_coefficient, impl=config.optim.lars_impl)
+    scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
+    size, batch = config.data.image_size, config.optim.batch_size
+    memory = torch.channels_last if precision.channels_last else torch.contiguous_format
+    a, b = (torch.randn(batch, 3, size, size, device=ctx.device).contiguous(memory_format=memory) for _ in range(2))
+
+    def step():
+        with precision.autocast():
+            output = model(a, b)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(objective(output).loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    for _ in range(3):
+        step()
+    _sync(ctx.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(ctx.device)
+    return batch * steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="results/models/game_aug_noshared/config.yaml", help="a run config")
+    parser.add_argument("--root", help="override data.root (a dataset folder with <split>/<wnid>/ images)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--steps", type=int, default=40, help="optimizer steps per end-to-end timing")
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved timings per mode; median printed")
+    parser.add_argument("--workers", type=int, help="override data.num_workers")
+    parser.add_argument("--modes", nargs="+", default=DEFAULT_MODES, choices=list(MODES))
+    parser.add_argument("--skip-stages", action="store_true", help="end to end only")
+    args = parser.parse_args()
+    base = load_config(args.config)
+    if args.root or args.workers is not None:
+        base = dataclasses.replace(base, data=dataclasses.replace(
+            base.data, **({"root": args.root} if args.root else {}),
+            **({"num_workers": args.workers} if args.workers is not None else {})))
+    device = torch.device(args.device)
+    ctx = DistributedContext(rank=0, world_size=1, local_rank=0, device=device)
+    threads = torch.get_num_threads()
+    print(f"# {base.data.root}/{base.data.split}: {base.model.kind} {base.model.backbone} shared={base.model.shared}, "
+          f"{base.data.image_size} px, batch {base.optim.batch_size}, {base.data.num_workers} workers, {device}, "
+          f"{threads} threads, {resolve_precision(base.run, device)}, torch {torch.__version__}")
+    step = step_rate(base, ctx, args.steps, threads)
+    if not args.skip_stages:
+        print("| stage | img/s |\n|---|---|")
+        for name, rate in stage_rates(base, ctx, args.steps, threads).items():
+            print(f"| {name} | {rate:.0f} |", flush=True)
+        print(f"| step | {step:.0f} |", flush=True)
+    rates = {name: [] for name in args.modes}
+    for _ in range(args.repeats):
+        for name in args.modes:
+            rates[name].append(end_to_end(_config(base, MODES[name], args.steps), ctx, threads))
+    print("\n| end to end | img/s (median) | timings | +aug / -aug (same place, else -aug workers) | / step |\n"
+          "|---|---|---|---|---|")
+    for name in args.modes:
+        median = statistics.median(rates[name])
+        plain = rates.get(name.replace("+aug", "-aug")) or rates.get("-aug workers")
+        ratio = f"{median / statistics.median(plain):.2f}" if plain and name.startswith("+") else ""
+        print(f"| {name} | {median:.0f} | {', '.join(f'{r:.0f}' for r in rates[name])} | {ratio} | "
+              f"{median / step:.2f} |", flush=True)
+    if "-aug workers" in rates and "+aug device" in rates:
+        print(f"\n+aug device / -aug workers (the CPU target, >= 0.85): "
+              f"{statistics.median(rates['+aug device']) / statistics.median(rates['-aug workers']):.2f}")
+
+
+if __name__ == "__main__":
+    main()

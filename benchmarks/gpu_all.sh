@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every GPU measurement of issue #9 in one device call (< 8 min on one H100/H200; each part prints a table):
+#   1. train step vs floor per variant, ResNet-50 224 px batch 128 fp16, fused and timm LARS interleaved
+#   2. the LARS step alone, fused vs timm
+#   3. end to end from 6,400 synthetic 320 px JPEGs: decode / views / step stages, then -aug and +aug
+#      with views made in workers, on the device, and with nvJPEG decoding on the device
+# Usage: bash benchmarks/gpu_all.sh [OUT_DIR]     (tables also written to OUT_DIR/gpu_all.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-${OUT:-/tmp/emcom-gpu}}
+mkdir -p "$OUT"
+PY=${PYTHON:-.venv/bin/python}
+[ -x "$PY" ] || PY=python
+LOG="$OUT/gpu_all.md"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+{
+  echo "# benchmarks/gpu_all.sh at $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%FT%TZ)"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+  echo
+  echo "## 1. step vs floor (train_step.py)"
+  timeout 180 "$PY" benchmarks/train_step.py --device cuda --backbone resnet50 --size 224 --batch 128 \
+      --vocab 2048 --hidden 2048 --steps 8 --repeats 3 --lars fused timm || echo "(step benchmark failed: $?)"
+  echo
+  echo "## 2. LARS step alone (lars_step.py)"
+  timeout 45 "$PY" benchmarks/lars_step.py --device cuda --backbone resnet50 --steps 20 --repeats 5 \
+      || echo "(LARS benchmark failed: $?)"
+  echo
+  echo "## 3. end to end (end_to_end.py), 6,400 JPEGs of 320 px"
+  [ -d /tmp/emcom-jpegs/train ] || "$PY" benchmarks/jpeg_set.py /tmp/emcom-jpegs --classes 50 --per-class 128 --size 320
+  timeout 210 "$PY" benchmarks/end_to_end.py --config benchmarks/configs/gpu_resnet50.yaml --device cuda \
+      --steps 25 --repeats 1 --modes "-aug workers" "+aug workers" "+aug device" "+aug device+decode" \
+      || echo "(end-to-end benchmark failed: $?)"
+} 2>&1 | tee "$LOG"
