@@ -13,8 +13,15 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from data_fixtures import CAT, DOG, TRUCK
-from emcom.analysis import (ProtocolScores, analyse_protocol, analyse_symbols, group_by_symbol,
-                            permutation_p_value, read_class_similarity, write_class_similarity)
+from emcom.analysis import (
+    ProtocolScores,
+    analyse_protocol,
+    analyse_symbols,
+    group_by_symbol,
+    permutation_p_value,
+    read_class_similarity,
+    write_class_similarity,
+)
 from emcom.analysis.scores import encode_similarity
 from emcom.cli import main
 from emcom.evaluation.errors import ItemsFileError, SimilarityError

@@ -15,7 +15,7 @@ from emcom.data.noise import GaussianNoiseDataset
 from emcom.evaluation.evaluate import evaluate_model
 from emcom.evaluation.game_accuracy import play_game, round_vectors, simclr_disc_message
 from emcom.evaluation.items import ITEM_COLUMNS, read_items
-from emcom.evaluation.kmeans import assign, fit_kmeans, fit_subset, run_kmeans
+from emcom.evaluation.kmeans import assign, fit_kmeans, fit_subset
 from emcom.models import build_model
 
 NOISE = {"batches": 3, "batch_size": 8, "seed": 4}
