@@ -104,6 +104,7 @@ def test_playing_builds_no_graph_and_leaves_the_model_unchanged(game, test_set):
     finally:
         for handle in handles:
             handle.remove()
+        game.eval()
     assert calls and all(c == (False, False, False) for c in calls), calls
     for name, value in game.state_dict().items():  # BN running statistics untouched
         assert torch.equal(value, state[name]), name

@@ -100,19 +100,28 @@ def test_batch_larger_than_dataset_is_a_config_error(image_set, make_config, tmp
 
 
 @pytest.mark.slow
-def test_augmented_game_learns_far_above_chance(image_set, make_config, tmp_path):
-    """A few hundred CPU steps of the +augmentations -shared game on 8 generated classes."""
-    config = make_config(image_set, model={"kind": "game", "shared": False}, data={"augment": True},
-                         optim={"epochs": 40, "batch_size": 16, "base_lr": 16.0}, run={"seed": 0})
+def test_game_learns_far_above_chance(image_set, make_config, tmp_path):
+    """160 CPU steps of the -augmentations -shared game on 8 generated classes, played on val.
+
+    Chance is 1/16. Measured over run seeds 0-5 (mean of 4 plays): 0.50-0.69, so 0.35 leaves a margin
+    of 0.15 below the worst seed. The +augmentations game is not used here: at its budget (320 steps)
+    it scored 0.20-0.34 over seeds, too close to any threshold to tell a regression from a seed
+    (issue #13). The specific bugs have their own fast tests (tests/test_evaluation_mode.py,
+    test_models.py, test_optim.py, test_training_recipe.py).
+    """
+    config = make_config(image_set, model={"kind": "game", "shared": False}, data={"augment": False},
+                         optim={"epochs": 20, "batch_size": 16, "base_lr": 16.0}, run={"seed": 0})
     model, _ = checkpoint.load_model(train(config, tmp_path))
     val = ImageFolderDataset(image_set, "val", squash_transform(32))
-    played = play_game(model, val, batch_size=16, seed=0)
-    # chance is 1/16 = 6%; measured here: ~0.3 after 320 steps. An untrained or broken game stays
-    # near chance; 8 classes in batches of 16 cap what class-level symbols alone can reach.
-    assert played.accuracy > 0.2, played.accuracy
+
+    def accuracy(game) -> float:  # 4 seeded play orders: less noise than one
+        return sum(play_game(game, val, batch_size=16, seed=s).accuracy for s in range(4)) / 4
+
+    trained = accuracy(model)
+    assert trained > 0.35, trained
     torch.manual_seed(0)
-    untrained = play_game(trainer.build_model(config.model), val, batch_size=16, seed=0)
-    assert untrained.accuracy < 0.15 and untrained.accuracy < played.accuracy - 0.1, untrained.accuracy
+    untrained = accuracy(trainer.build_model(config.model))
+    assert untrained < 0.15 and trained - untrained > 0.25, (trained, untrained)
 
 
 @pytest.mark.parametrize("augment,workers,explicit,expected", [
