@@ -48,6 +48,9 @@ def test_table1_cells_paper_and_difference(paper):
     assert wide.loc["game +aug −shared", "val"] == "50.0"
     assert wide.loc["game +aug −shared", "val: paper (Δ)"] == "81.5 (Δ -31.5)"
     assert wide.loc["SimCLR_disc", "val"] == "—"  # not evaluated: no number invented
+    # columns in the paper's order although the first row (SimCLR_disc) has only OOD
+    assert list(wide.columns) == ["val", "val: paper (Δ)", "OOD", "OOD: paper (Δ)", "noise (raw N(0,1))",
+                                  "noise (raw N(0,1)): paper (Δ)"]
 
 
 def test_table1_pools_seeds_as_mean_and_sd(paper):

@@ -101,7 +101,18 @@ def table1_wide(frame: pd.DataFrame) -> pd.DataFrame:
         name = TEST_SET_NAMES.get(r["test_set"], r["test_set"])
         row[name] = _number(r["accuracy"], r["accuracy_sd"], r["seeds"])
         row[f"{name}: paper (Δ)"] = _paper_diff(r["paper"], r["diff"], 1)
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model").fillna("—")
+    return _ordered(pd.DataFrame.from_dict(rows, orient="index").rename_axis("model").fillna("—"), frame)
+
+
+def _ordered(wide: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns grouped by test set in the tables' order (val, OOD, noise...), whichever row came first."""
+    names = [TEST_SET_NAMES.get(t, t) for t in dict.fromkeys((*TABLE1_TEST_SETS, *frame["test_set"]))]
+
+    def rank(column: str) -> int:  # the test set whose (longest) name the column starts with
+        owners = [n for n in names if column == n or column.startswith((n + " ", n + ":"))]
+        return names.index(max(owners, key=len))
+
+    return wide[sorted(wide.columns, key=lambda c: (rank(c), list(wide.columns).index(c)))]
 
 
 # ---- Table 2 ------------------------------------------------------------------------------------
@@ -179,7 +190,7 @@ def table2_wide(frame: pd.DataFrame) -> pd.DataFrame:
             row[f"{name} {title}"] = _score_cell(r, score)
             row[f"{name} {title}: paper (Δ)"] = _paper_diff(r[f"{score}_paper"], r[f"{score}_diff"], 2,
                                                             paper_ns=bool(r[f"{score}_paper_ns"]))
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("protocol").fillna("—")
+    return _ordered(pd.DataFrame.from_dict(rows, orient="index").rename_axis("protocol").fillna("—"), frame)
 
 
 # ---- captions -----------------------------------------------------------------------------------
