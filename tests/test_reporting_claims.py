@@ -101,6 +101,9 @@ def test_missing_models_leave_a_claim_untested_not_passed(paper):
     assert result["noaug_shared_not_significant"] == UNTESTED
     assert result["games_above_chance"] == UNTESTED
     assert result["aug_protocols_significant"] == HOLDS
+    # one failing model is enough to reject a claim about all of them, even with another missing
+    evaluations = replace(evaluations, "variant", "game_aug_shared", "val", accuracy=2 / 128)
+    assert verdicts(evaluations, analyses, paper)["games_above_chance"] == FAILS
 
 
 def test_table3_claim(paper):

@@ -36,11 +36,14 @@ DEFAULT_SETTINGS = {"well_above_chance_ratio": 10.0, "at_chance_ratio": 1.5, "cl
 
 
 def _claim(claim_id: str, text: str, source: str, rule: str, checks: list[dict], missing: list[str]) -> dict:
-    """A claim holds when every check passes; it is not tested when a model it names is absent."""
-    if missing:
+    """A claim does not hold when one check fails (each is a claim about every model it names); else
+    it is not tested when a model it names has no result, else it holds."""
+    if any(not c["pass"] for c in checks):
+        verdict = FAILS
+    elif missing or not checks:
         verdict = UNTESTED
     else:
-        verdict = HOLDS if checks and all(c["pass"] for c in checks) else FAILS
+        verdict = HOLDS
     return {"id": claim_id, "claim": text, "source": source, "rule": rule, "verdict": verdict,
             "checks": checks, "missing": missing}
 
@@ -198,7 +201,7 @@ def claims_markdown(result: Mapping, setting: str) -> str:
     for c in result["claims"]:
         lines += ["", f"## {c['id']}: {c['verdict']}", "", c["claim"], ""]
         if c["missing"]:
-            lines.append(f"Not tested: no results for {', '.join(c['missing'])}.")
+            lines += [f"Not tested: no results for {', '.join(c['missing'])}.", ""]
         if c["checks"]:
             table = pd.DataFrame(c["checks"])
             for name in ("model", "protocol", "game"):
