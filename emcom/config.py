@@ -30,6 +30,21 @@ class ConfigError(ValueError):
     """A configuration value or key is wrong; the message names it."""
 
 
+# Keys that change how a run executes or reports, never what it computes. A checkpoint written under
+# other values of these is still resumed (emcom.checkpoint.run_identity leaves them out); any other
+# key, including one added later, binds the checkpoint to its value.
+OPERATIONAL_KEYS = frozenset({
+    "run.progress_bar",  # display only
+    "run.checkpoint_every",  # how often the state is saved; each epoch reseeds from (seed, epoch, rank)
+    "run.cpu_threads",  # intra-op threads: speed (and the order of float sums, last bits only)
+    "run.channels_last",  # CUDA memory layout: speed, same arithmetic
+    # Loader processes: speed. With augmentations it changes which random crop each image draws
+    # (workers are seeded per worker), not their distribution: a resume on a machine with fewer
+    # cores is the same experiment, though not bit-identical to an uninterrupted run.
+    "data.num_workers",
+})
+
+
 @dataclass
 class ModelConfig:
     """What network to build. The paper: ResNet-50, 2048 everywhere, τ_gumbel 5, cosine τ 0.1."""

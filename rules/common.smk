@@ -4,15 +4,26 @@ import sys
 
 from snakemake.utils import validate
 
+from emcom.config import ConfigError
 from emcom.variants import with_extra_seeds
+from emcom.workflow_config import check_run_configs, check_workflow_config, check_writable
 
-
-validate(config, schema="schema.yaml")
-# Appendix A.2 seed reruns become ordinary variants, <variant>_seed<seed> (emcom.variants)
-config["training"]["variants"] = with_extra_seeds(config["training"])
+# Every key of config.yaml and of each variant's run config is checked here, before any job: one
+# line per problem naming the key (validate alone would print the whole schema), and no job fails
+# on a typo (Snakemake deletes a failed job's outputs: a good config.yaml or manifest.json).
+try:
+    check_workflow_config(config, os.path.join(workflow.current_basedir, "schema.yaml"))
+    validate(config, schema="schema.yaml")  # fills in the schema's defaults
+    check_run_configs(config, f"{config['paths']['resources']}/datasets/{config['dataset']}")
+    check_writable(config)
+    # Appendix A.2 seed reruns become ordinary variants, <variant>_seed<seed> (emcom.variants)
+    config["training"]["variants"] = with_extra_seeds(config["training"])
+except ConfigError as error:
+    sys.exit(str(error))
 
 RESOURCES = config["paths"]["resources"]
 RESULTS = config["paths"]["results"]
+LOGS = config["paths"]["logs"]  # per dataset run, like RESULTS (config/imagenet.yaml: logs/imagenet)
 DATASETS = f"{RESOURCES}/datasets"
 PYTHON = sys.executable  # the interpreter running snakemake: the project's venv
 VARIANTS = list(config["training"]["variants"])

@@ -21,7 +21,7 @@ rule debian_package:
     output:
         deb=f"{DEBS}/{{package}}.deb",
     log:
-        "logs/debian_package/{package}.log",
+        LOGS + "/debian_package/{package}.log",
     wildcard_constraints:
         package="[a-z0-9][a-z0-9.+-]+",
     script:
@@ -35,7 +35,7 @@ rule wordnet:
     output:
         corpus=directory(WORDNET_CORPUS),
     log:
-        "logs/wordnet/wordnet.log",
+        LOGS + "/wordnet/wordnet.log",
     script:
         "../workflow/scripts/wordnet_corpus.py"
 
@@ -51,9 +51,9 @@ rule stamps_dataset:
     params:
         config=config["stamps"],
     log:
-        "logs/stamps_dataset/stamps.log",
+        LOGS + "/stamps_dataset/stamps.log",
     benchmark:
-        "logs/stamps_dataset/stamps.benchmark.tsv"
+        LOGS + "/stamps_dataset/stamps.benchmark.tsv"
     threads: 2
     script:
         "../workflow/scripts/stamps_dataset.py"
@@ -68,9 +68,9 @@ rule fashion_mnist_dataset:
     params:
         config=config["fashion_mnist"],
     log:
-        "logs/fashion_mnist_dataset/fashion_mnist.log",
+        LOGS + "/fashion_mnist_dataset/fashion_mnist.log",
     benchmark:
-        "logs/fashion_mnist_dataset/fashion_mnist.benchmark.tsv"
+        LOGS + "/fashion_mnist_dataset/fashion_mnist.benchmark.tsv"
     threads: 2
     script:
         "../workflow/scripts/fashion_mnist_dataset.py"
@@ -104,8 +104,8 @@ rule imagenet_dataset:
         manifest=dataset_manifest("imagenet"),
     params:
         config=config["imagenet"],
-        missing_report="logs/imagenet_dataset/missing_ood_images.txt",
+        missing_report=LOGS + "/imagenet_dataset/missing_ood_images.txt",
     log:
-        "logs/imagenet_dataset/imagenet.log",
+        LOGS + "/imagenet_dataset/imagenet.log",
     script:
         "../workflow/scripts/imagenet_dataset.py"

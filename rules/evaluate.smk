@@ -52,7 +52,7 @@ rule evaluate:
     wildcard_constraints:
         test_set="|".join(EVALUATION["test_sets"]),
     log:
-        "logs/evaluate/{variant}.{test_set}.log",
+        LOGS + "/evaluate/{variant}.{test_set}.log",
     threads: 2
     script:
         "../workflow/scripts/evaluate.py"
@@ -76,9 +76,9 @@ rule kmeans:
         variant="|".join(EV_SIMCLR) or "(?!)",
         k=r"\d+",
     log:
-        "logs/kmeans/{variant}_k{k}.log",
+        LOGS + "/kmeans/{variant}_k{k}.log",
     benchmark:
-        "logs/kmeans/{variant}_k{k}.benchmark.tsv"
+        LOGS + "/kmeans/{variant}_k{k}.benchmark.tsv"
     threads: 2
     script:
         "../workflow/scripts/kmeans.py"
@@ -95,7 +95,7 @@ rule class_similarity:
         dataset_root=f"{DATASETS}/{config['dataset']}",
         nltk_data=config["wordnet"]["nltk_data"],
     log:
-        "logs/class_similarity/class_similarity.log",
+        LOGS + "/class_similarity/class_similarity.log",
     script:
         "../workflow/scripts/class_similarity.py"
 
@@ -114,7 +114,7 @@ rule analyse:
         protocol="|".join(EV_PROTOCOLS),
         test_set="|".join(ANALYSIS["test_sets"]),
     log:
-        "logs/analyse/{protocol}.{test_set}.log",
+        LOGS + "/analyse/{protocol}.{test_set}.log",
     threads: 2
     script:
         "../workflow/scripts/analyse.py"

@@ -75,9 +75,9 @@ rule linear_features:
         random_init_seed=lambda wildcards: LINEAR_EVAL["random_init_seed"] if wildcards.model == LE_RANDOM else None,
         settings=LINEAR_EVAL,
     log:
-        "logs/linear_features/{model}.{le_dataset}.{split}.log",
+        LOGS + "/linear_features/{model}.{le_dataset}.{split}.log",
     benchmark:
-        "logs/linear_features/{model}.{le_dataset}.{split}.benchmark.tsv"
+        LOGS + "/linear_features/{model}.{le_dataset}.{split}.benchmark.tsv"
     threads: 2  # capped at --cores by local runs; no workflow.cores: SLURM and --report runs have none
     script:
         "../workflow/scripts/linear_features.py"
@@ -94,9 +94,9 @@ rule linear_eval:
         random_init_seed=lambda wildcards: LINEAR_EVAL["random_init_seed"] if wildcards.model == LE_RANDOM else None,
         settings=LINEAR_EVAL,
     log:
-        "logs/linear_eval/{model}.{le_dataset}.log",
+        LOGS + "/linear_eval/{model}.{le_dataset}.log",
     benchmark:
-        "logs/linear_eval/{model}.{le_dataset}.benchmark.tsv"
+        LOGS + "/linear_eval/{model}.{le_dataset}.benchmark.tsv"
     threads: 2  # capped at --cores by local runs; no workflow.cores: SLURM and --report runs have none
     script:
         "../workflow/scripts/linear_eval.py"
@@ -115,6 +115,6 @@ rule table3:
         columns=le_columns(),
         settings=LINEAR_EVAL,
     log:
-        "logs/table3/table3.log",
+        LOGS + "/table3/table3.log",
     script:
         "../workflow/scripts/table3.py"

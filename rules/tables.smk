@@ -74,7 +74,7 @@ rule table1:
         csv=f"{RESULTS}/tables/table1.csv",
         tex=f"{RESULTS}/tables/table1.tex",
     log:
-        "logs/table1/table1.log",
+        LOGS + "/table1/table1.log",
     script:
         "../workflow/scripts/table1.py"
 
@@ -93,7 +93,7 @@ rule table2:
     params:
         kmeans_paper_k=vocab_size(),
     log:
-        "logs/table2/table2.log",
+        LOGS + "/table2/table2.log",
     script:
         "../workflow/scripts/table2.py"
 
@@ -111,7 +111,7 @@ rule figure3:
         model=lambda wildcards: figure_model(),
         report=REPORT,
     log:
-        "logs/figure3/figure3.log",
+        LOGS + "/figure3/figure3.log",
     script:
         "../workflow/scripts/figure3.py"
 
@@ -129,7 +129,7 @@ rule figure4:
         model=lambda wildcards: figure_model(),
         report=REPORT,
     log:
-        "logs/figure4/figure4.log",
+        LOGS + "/figure4/figure4.log",
     script:
         "../workflow/scripts/figure4.py"
 
@@ -145,7 +145,7 @@ rule figure_a7:
     params:
         kinds={v: variant_kind(v) for v in VARIANTS},
     log:
-        "logs/figure_a7/figure_a7.log",
+        LOGS + "/figure_a7/figure_a7.log",
     script:
         "../workflow/scripts/figure_a7.py"
 
@@ -165,6 +165,6 @@ rule claims:
         settings={k: v for k, v in CLAIMS.items() if k != "table3"},
         kmeans_paper_k=vocab_size(),
     log:
-        "logs/claims/claims.log",
+        LOGS + "/claims/claims.log",
     script:
         "../workflow/scripts/claims.py"

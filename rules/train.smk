@@ -39,7 +39,7 @@ rule run_config:
         dataset_root=f"{DATASETS}/{config['dataset']}",
         on_bad_image=config["on_bad_image"],
     log:
-        "logs/run_config/{variant}.log",
+        LOGS + "/run_config/{variant}.log",
     script:
         "../workflow/scripts/write_run_config.py"
 
@@ -56,15 +56,20 @@ rule train:
         command=train_command,
         out_dir=lambda wildcards, output: os.path.dirname(output.model),
     log:
-        "logs/train/{variant}.log",
+        LOGS + "/train/{variant}.log",
     benchmark:
-        "logs/train/{variant}.benchmark.tsv"
+        LOGS + "/train/{variant}.benchmark.tsv"
     # The CPUs of one node of the job (on the 2-core default: the whole machine, one training at a time).
     threads: TRAIN_RESOURCES["cpus_per_task"] * TRAIN_RESOURCES["tasks"] // TRAIN_RESOURCES["nodes"]
     resources:
         **train_resources(),
+    # Snakemake empties {log} before every attempt: each attempt is also appended, after a dated
+    # header, to <out_dir>/train.log, which keeps the log of a killed or failed attempt. On an error the
+    # last line is the one-line message, after the traceback (--traceback).
     shell:
-        "{params.command} {input.config} --out {params.out_dir} > {log} 2>&1"
+        "( echo \"=== attempt started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n) ===\";"
+        " {params.command} {input.config} --out {params.out_dir} --traceback ) 2>&1"
+        " | tee -a {params.out_dir}/train.log > {log}"
 
 
 rule training_report:
@@ -76,6 +81,6 @@ rule training_report:
         markdown=f"{RESULTS}/training/training.md",
         figure=f"{RESULTS}/training/training_curves.png",
     log:
-        "logs/training_report/training_report.log",
+        LOGS + "/training_report/training_report.log",
     script:
         "../workflow/scripts/training_report.py"

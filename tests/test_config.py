@@ -57,3 +57,15 @@ def test_variant_config_layers_workflow_defaults_and_overrides():
         variant_config(training, "b", "/data/x")
     with pytest.raises(ConfigError, match="training.variants.a"):
         variant_config({"variants": {"a": {"optim": {"epoch": 1}}}}, "a", "/data/x")
+
+
+def test_operational_keys_are_keys_of_a_run_config():
+    """A renamed field must not silently leave the operational list (it would then bind checkpoints)."""
+    from emcom.config import OPERATIONAL_KEYS
+
+    config = ExperimentConfig.from_dict({}).to_dict()
+    for key in OPERATIONAL_KEYS:
+        section, name = key.split(".")
+        assert name in config[section], key
+    # what a result depends on is never operational
+    assert not {"optim.epochs", "optim.base_lr", "run.seed", "run.precision", "data.augment"} & OPERATIONAL_KEYS

@@ -107,8 +107,7 @@ def prepare_model(config: ExperimentConfig, ctx: DistributedContext, precision: 
     return model
 
 
-def _restore(path: Path, model: nn.Module, optimizer, scheduler, scaler) -> TrainingState:
-    payload = ckpt.read_checkpoint(path)
+def _restore(payload: dict[str, Any], model: nn.Module, optimizer, scheduler, scaler) -> TrainingState:
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
     scheduler.load_state_dict(payload["scheduler"])
@@ -116,10 +115,11 @@ def _restore(path: Path, model: nn.Module, optimizer, scheduler, scaler) -> Trai
     return TrainingState(payload["epoch"], payload["history"])
 
 
-def _checkpoint_payload(config, model, optimizer, scheduler, scaler, state: TrainingState) -> dict[str, Any]:
+def _checkpoint_payload(config, execution, model, optimizer, scheduler, scaler, state: TrainingState) -> dict[str, Any]:
     return {
         "format": ckpt.CHECKPOINT_FORMAT,
         "config": config.to_dict(),
+        "execution": execution,
         "epoch": state.epoch,
         "history": state.history,
         "model": model.state_dict(),
@@ -180,11 +180,23 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
     guard = NonFiniteGuard(scaler, config.run.max_consecutive_nonfinite)  # fp16: skip, count, stop if persistent
     # ---- resume --------------------------------------------------------------------------------
-    checkpoint_path = out_dir / ckpt.CHECKPOINT_NAME
+    # Only the run that wrote checkpoint.pt resumes it, and only its model.pt counts as this run's
+    # result: a file from another config (emcom.config.OPERATIONAL_KEYS aside), process count or
+    # precision is moved aside with the keys that differ logged, and training starts from scratch.
+    # checkpoint.pt exists only while a run is unfinished (removed once model.pt is written), so a
+    # rerun of a finished run (snakemake --forcerun) trains again instead of reloading the end.
+    checkpoint_path, model_path = out_dir / ckpt.CHECKPOINT_NAME, out_dir / ckpt.MODEL_NAME
+    execution = {"world_size": ctx.world_size, "precision": precision.mode}
+    identity = ckpt.run_identity(config, execution)
+    if ctx.is_main and ckpt.adopt(model_path, identity, ckpt.MODEL_FORMAT) is None:
+        (out_dir / SUMMARY_NAME).unlink(missing_ok=True)  # it described the model moved aside (or none)
+    payload = ckpt.adopt(checkpoint_path, identity, ckpt.CHECKPOINT_FORMAT, move=ctx.is_main)
     state = TrainingState(0, [])
-    if checkpoint_path.exists():
-        state = _restore(checkpoint_path, model, optimizer, scheduler, scaler)
-        log.info("resuming %s after epoch %d", checkpoint_path, state.epoch)
+    if payload is not None:
+        state = _restore(payload, model, optimizer, scheduler, scaler)
+        log.info("resuming %s after epoch %d (written by this run config)", checkpoint_path, state.epoch)
+    else:
+        log.info("training from scratch")
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, out_dir / "config.resolved.yaml")
@@ -214,16 +226,16 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
             _write_metrics(out_dir, state.history)
             log.info("epoch %d/%d %s", epoch + 1, config.optim.epochs, json.dumps(record))
         last = epoch + 1 == config.optim.epochs
-        if last or (epoch + 1) % config.run.checkpoint_every == 0:
+        if not last and (epoch + 1) % config.run.checkpoint_every == 0:  # after the last: model.pt
             broadcast_buffers(model)
             if ctx.is_main:
-                ckpt.save(_checkpoint_payload(config, model, optimizer, scheduler, scaler, state), checkpoint_path)
+                ckpt.save(_checkpoint_payload(config, execution, model, optimizer, scheduler, scaler, state),
+                          checkpoint_path)
     # ---- final model ---------------------------------------------------------------------------
-    model_path = out_dir / ckpt.MODEL_NAME
     broadcast_buffers(model)
     if ctx.is_main:
-        ckpt.save({"format": ckpt.MODEL_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
-                   "history": state.history}, model_path)
+        ckpt.save({"format": ckpt.MODEL_FORMAT, "config": config.to_dict(), "execution": execution,
+                   "model": model.state_dict(), "history": state.history}, model_path)
         atomic_write_json(out_dir / SUMMARY_NAME, {
             "model": str(model_path), "kind": config.model.kind, "backbone": config.model.backbone,
             "shared": config.model.shared, "augment": config.data.augment, "epochs": config.optim.epochs,
@@ -233,5 +245,8 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
             "final": state.history[-1] if state.history else None,
             "train_seconds": sum(r["seconds"] for r in state.history),
         })
+        if checkpoint_path.exists():
+            checkpoint_path.unlink()  # finished: model.pt holds the result; a rerun trains anew
+            log.info("finished: removed %s", checkpoint_path)
     return model
 
