@@ -8,7 +8,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from emcom.data import batch_augment as ba
-from emcom.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from emcom.data.transforms import IMAGENET_MEAN, IMAGENET_STD, gaussian_kernel_size
 
 N = 20_000  # images per distribution check: a proportion's standard error is < 0.0036
 N_REFERENCE = 4_000  # torchvision's own draws (one Python call each)
@@ -100,7 +100,7 @@ def _reference_view(image: torch.Tensor, p: ba.ViewParams, i: int, size: int) ->
         out = TF.rgb_to_grayscale(out, num_output_channels=3)
     if p.blur[i]:
         sigma = float(p.sigma[i])
-        kernel = min(2 * math.ceil(3 * sigma) + 1, 2 * size - 1)
+        kernel = min(gaussian_kernel_size(sigma), 2 * size - 1)  # the worker path's rule (±3σ)
         out = TF.gaussian_blur(out, [kernel, kernel], [sigma, sigma])
     if p.flip[i]:
         out = TF.horizontal_flip(out)
