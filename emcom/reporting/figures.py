@@ -21,7 +21,8 @@ from PIL import Image  # noqa: E402
 
 from emcom.data.folder import load_rgb, read_classes  # noqa: E402
 from emcom.io import atomic_path  # noqa: E402
-from emcom.reporting.inputs import ReportInputError, display_name, read_items  # noqa: E402
+from emcom.reporting.inputs import ReportInputError, display_name, read_items, row_sort_key  # noqa: E402
+from emcom.reporting.tables import TEST_SET_NAMES  # noqa: E402
 
 RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bicubic": Image.Resampling.BICUBIC}
 
@@ -146,11 +147,17 @@ def write_symbol_frequency(items: Mapping[str, tuple[str | Path, str]], png_path
     table = pd.concat(rows, ignore_index=True)
     figure, axes = plt.subplots(1, len(test_sets), figsize=(5 * len(test_sets), 4), squeeze=False,
                                 constrained_layout=True)
+    # one colour per model in every panel, models in the tables' row order
+    models = sorted(table["model"].unique(), key=row_sort_key)
+    colours = dict(zip(models, plt.rcParams["axes.prop_cycle"].by_key()["color"] * (1 + len(models) // 10)))
     for axis, test_set in zip(axes[0], test_sets):
-        for model, curve in table[table["test_set"] == test_set].groupby("model", sort=False):
-            axis.plot(curve["rank"], curve["frequency"], label=f"{display_name(model)} (|P|={len(curve)})")
+        for model in models:
+            curve = table[(table["test_set"] == test_set) & (table["model"] == model)]
+            if len(curve):
+                axis.plot(curve["rank"], curve["frequency"], color=colours[model],
+                          label=f"{display_name(model)} (|P|={len(curve)})")
         axis.set(xscale="log", yscale="log", xlabel="symbol rank", ylabel="relative frequency",
-                 title=f"Symbol frequency against rank: {test_set}")
+                 title=f"Symbol frequency against rank: {TEST_SET_NAMES.get(test_set, test_set)}")
         axis.legend(fontsize="small")
     with atomic_path(csv_path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
