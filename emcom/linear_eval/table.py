@@ -76,6 +76,9 @@ def table3_frame(results: Sequence[Mapping[str, Any]], paper: Mapping[str, Mappi
                      "feature_dim": result.get("feature_dim"), "train_items": result.get("train_items"),
                      "test_items": result.get("test_items")})
     frame = pd.DataFrame(rows)
+    for column in ("feature_dim", "train_items", "test_items"):  # counts stay integers beside the quoted rows' blanks
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")
     order = {name: i for i, name in enumerate(ROWS)}
     frame["_row"] = frame["model"].map(lambda m: order.get(m, len(order)))
     frame["_col"] = frame["dataset"].map(list(columns).index)
@@ -131,8 +134,8 @@ def caption(results: Sequence[Mapping[str, Any]], columns: Sequence[str], settin
         if subsample:
             parts.append(f"{DATASET_LABELS.get(dataset, dataset)}'s training images are a seeded subsample of "
                          f"{subsample} (for time).")
-    parts.append("Supervised is quoted from the paper (its [24]), not computed here; '(paper)' columns are "
-                 "the paper's ResNet-50 values at full scale; — = no value.")
+    parts.append("Supervised is quoted from the paper (its [24]), not computed here; a '(paper)' column holds "
+                 "the paper's ResNet-50 value at full scale where it has one; — = no value.")
     return " ".join(parts)
 
 
