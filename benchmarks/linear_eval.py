@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from emcom.linear_eval.datasets import SplitDataset, Split, eval_transform
+from emcom.linear_eval.datasets import Split, SplitDataset, eval_transform
 from emcom.linear_eval.features import extract
 from emcom.linear_eval.linear import LinearHead, LinearSettings, build_optimizer
 from emcom.linear_eval.trunk import FrozenTrunk

@@ -11,9 +11,9 @@ import traceback
 from emcom.config import ConfigError
 from emcom.data.folder import DatasetError
 from emcom.errors import is_machine_error, user_message
-from emcom.io import OutputError
 from emcom.evaluation.commands import add_evaluation_commands
 from emcom.evaluation.errors import EVALUATION_ERRORS
+from emcom.io import OutputError
 
 # Errors whose message says all a user needs (file, key, value): printed as one line, exit code 2
 # (the traceback too with --traceback, as the workflow's jobs do, so that their log holds both).

@@ -2,7 +2,8 @@
 #   <resources>/datasets/<name>/{<split>/<wnid>/<images>, classes.tsv, manifest.json}
 # manifest.json is written last and is each dataset rule's declared output (dataset_manifest(name)).
 # Builders stage the dataset beside its place and rename it there: a failed job leaves nothing half-built.
-from snakemake.exceptions import WorkflowError
+include: "functions/data.smk"
+
 
 DEBS = f"{RESOURCES}/debs"
 WORDNET_CORPUS = f"{config['wordnet']['nltk_data']}/corpora/wordnet"
@@ -21,9 +22,11 @@ rule debian_package:
     output:
         deb=f"{DEBS}/{{package}}.deb",
     log:
-        LOGS + "/debian_package/{package}.log",
+        f"{LOGS}/debian_package/{{package}}.log",
     wildcard_constraints:
         package="[a-z0-9][a-z0-9.+-]+",
+    conda:
+        "../envs/emcom.yaml"
     script:
         "../workflow/scripts/debian_package.py"
 
@@ -35,7 +38,9 @@ rule wordnet:
     output:
         corpus=directory(WORDNET_CORPUS),
     log:
-        LOGS + "/wordnet/wordnet.log",
+        f"{LOGS}/wordnet/wordnet.log",
+    conda:
+        "../envs/emcom.yaml"
     script:
         "../workflow/scripts/wordnet_corpus.py"
 
@@ -48,13 +53,15 @@ rule stamps_dataset:
         wordnet=rules.wordnet.output.corpus,
     output:
         manifest=dataset_manifest("stamps"),
+    log:
+        f"{LOGS}/stamps_dataset/stamps.log",
+    benchmark:
+        f"{LOGS}/stamps_dataset/stamps.benchmark.tsv"
+    conda:
+        "../envs/emcom.yaml"
+    threads: 2
     params:
         config=config["stamps"],
-    log:
-        LOGS + "/stamps_dataset/stamps.log",
-    benchmark:
-        LOGS + "/stamps_dataset/stamps.benchmark.tsv"
-    threads: 2
     script:
         "../workflow/scripts/stamps_dataset.py"
 
@@ -65,26 +72,17 @@ rule fashion_mnist_dataset:
         deb=f"{DEBS}/dataset-fashion-mnist.deb",
     output:
         manifest=dataset_manifest("fashion_mnist"),
+    log:
+        f"{LOGS}/fashion_mnist_dataset/fashion_mnist.log",
+    benchmark:
+        f"{LOGS}/fashion_mnist_dataset/fashion_mnist.benchmark.tsv"
+    conda:
+        "../envs/emcom.yaml"
+    threads: 2
     params:
         config=config["fashion_mnist"],
-    log:
-        LOGS + "/fashion_mnist_dataset/fashion_mnist.log",
-    benchmark:
-        LOGS + "/fashion_mnist_dataset/fashion_mnist.benchmark.tsv"
-    threads: 2
     script:
         "../workflow/scripts/fashion_mnist_dataset.py"
-
-
-def check_imagenet_folders():
-    """Full scale: stop before any job runs when an ImageNet folder is unset or absent (the builder
-    checks their content when it runs; docs/data.md)."""
-    for key in ("train", "val", "full"):
-        folder = config["imagenet"][key]
-        if not folder:
-            raise WorkflowError(f"config key imagenet.{key} is null: set it to your ImageNet folder (docs/data.md)")
-        if not os.path.isdir(folder):
-            raise WorkflowError(f"config key imagenet.{key}: folder not found: {folder}")
 
 
 if config["dataset"] == "imagenet":
@@ -102,10 +100,12 @@ rule imagenet_dataset:
         wordnet=rules.wordnet.output.corpus,
     output:
         manifest=dataset_manifest("imagenet"),
+    log:
+        f"{LOGS}/imagenet_dataset/imagenet.log",
+    conda:
+        "../envs/emcom.yaml"
     params:
         config=config["imagenet"],
-        missing_report=LOGS + "/imagenet_dataset/missing_ood_images.txt",
-    log:
-        LOGS + "/imagenet_dataset/imagenet.log",
+        missing_report=f"{LOGS}/imagenet_dataset/missing_ood_images.txt",
     script:
         "../workflow/scripts/imagenet_dataset.py"

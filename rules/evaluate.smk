@@ -5,6 +5,11 @@
 #   analyse    one protocol x one test set -> <results>/analysis/<protocol>/<test_set>.json
 # File formats: INTERFACES.md. Protocols: each game variant (its symbols), <simclr>_disc (SimCLR's
 # argmax of h, the symbol_h column) and <simclr>_kmeans_k<k> for each k of analysis.kmeans_k.
+
+
+include: "functions/evaluate.smk"
+
+
 EVALUATION = config["evaluation"]
 ANALYSIS = config["analysis"]
 EVAL_DIR = f"{RESULTS}/evaluation"
@@ -12,29 +17,13 @@ KMEANS_DIR = f"{RESULTS}/kmeans"
 ANALYSIS_DIR = f"{RESULTS}/analysis"
 
 
-def ev_kind(variant):
-    """'game' or 'simclr': the variant's model.kind, else training.defaults', else emcom's default (game)."""
-    defaults = config["training"].get("defaults", {}).get("model", {})
-    return config["training"]["variants"][variant].get("model", {}).get("kind", defaults.get("kind", "game"))
-
-
 EV_GAMES = [v for v in VARIANTS if ev_kind(v) == "game"]
 EV_SIMCLR = [v for v in VARIANTS if ev_kind(v) == "simclr"]
 EV_PROTOCOLS = {  # protocol -> (per-item file pattern with {test_set}, symbol column)
     **{v: (f"{EVAL_DIR}/{v}/{{test_set}}.items.tsv.gz", "symbol") for v in EV_GAMES},
     **{f"{v}_disc": (f"{EVAL_DIR}/{v}/{{test_set}}.items.tsv.gz", "symbol_h") for v in EV_SIMCLR},
-    **{f"{v}_kmeans_k{k}": (f"{KMEANS_DIR}/{v}_k{k}/{{test_set}}.items.tsv.gz", "symbol")
-       for v in EV_SIMCLR for k in ANALYSIS["kmeans_k"]},
+    **{f"{v}_kmeans_k{k}": (f"{KMEANS_DIR}/{v}_k{k}/{{test_set}}.items.tsv.gz", "symbol") for v in EV_SIMCLR for k in ANALYSIS["kmeans_k"]},
 }
-
-
-def evaluation_outputs():
-    """Every evaluation summary and protocol analysis (rule all)."""
-    return [
-        *expand(f"{EVAL_DIR}/{{variant}}/{{test_set}}.json", variant=VARIANTS, test_set=EVALUATION["test_sets"]),
-        *expand(f"{ANALYSIS_DIR}/{{protocol}}/{{test_set}}.json", protocol=list(EV_PROTOCOLS),
-                test_set=ANALYSIS["test_sets"]),
-    ]
 
 
 rule evaluate:
@@ -45,15 +34,17 @@ rule evaluate:
     output:
         per_item=f"{EVAL_DIR}/{{variant}}/{{test_set}}.items.tsv.gz",
         summary=f"{EVAL_DIR}/{{variant}}/{{test_set}}.json",
-    params:
-        dataset_root=f"{DATASETS}/{config['dataset']}",
-        evaluation=EVALUATION,
-        noise=config["noise"],
+    log:
+        f"{LOGS}/evaluate/{{variant}}.{{test_set}}.log",
     wildcard_constraints:
         test_set="|".join(EVALUATION["test_sets"]),
-    log:
-        LOGS + "/evaluate/{variant}.{test_set}.log",
+    conda:
+        "../envs/emcom.yaml"
     threads: 2
+    params:
+        dataset_root=lambda wildcards, input: os.path.dirname(input.dataset),  # = <datasets>/<name>
+        evaluation=EVALUATION,
+        noise=config["noise"],
     script:
         "../workflow/scripts/evaluate.py"
 
@@ -65,21 +56,22 @@ rule kmeans:
         dataset=dataset_manifest(config["dataset"]),
     output:
         fit=f"{KMEANS_DIR}/{{variant}}_k{{k}}/fit.json",
-        per_item=expand(f"{KMEANS_DIR}/{{{{variant}}}}_k{{{{k}}}}/{{test_set}}.items.tsv.gz",
-                     test_set=ANALYSIS["test_sets"]),
-    params:
-        dataset_root=f"{DATASETS}/{config['dataset']}",
-        analysis=ANALYSIS,
-        evaluation=EVALUATION,
-        out_dir=lambda wildcards, output: os.path.dirname(output.fit),
+        per_item=expand(f"{KMEANS_DIR}/{{{{variant}}}}_k{{{{k}}}}/{{test_set}}.items.tsv.gz", test_set=ANALYSIS["test_sets"]),
+    log:
+        f"{LOGS}/kmeans/{{variant}}_k{{k}}.log",
+    benchmark:
+        f"{LOGS}/kmeans/{{variant}}_k{{k}}.benchmark.tsv"
     wildcard_constraints:
         variant="|".join(EV_SIMCLR) or "(?!)",
         k=r"\d+",
-    log:
-        LOGS + "/kmeans/{variant}_k{k}.log",
-    benchmark:
-        LOGS + "/kmeans/{variant}_k{k}.benchmark.tsv"
+    conda:
+        "../envs/emcom.yaml"
     threads: 2
+    params:
+        dataset_root=lambda wildcards, input: os.path.dirname(input.dataset),  # = <datasets>/<name>
+        analysis=ANALYSIS,
+        evaluation=EVALUATION,
+        out_dir=lambda wildcards, output: os.path.dirname(output.fit),
     script:
         "../workflow/scripts/kmeans.py"
 
@@ -91,11 +83,13 @@ rule class_similarity:
         wordnet=rules.wordnet.output.corpus,
     output:
         table=f"{ANALYSIS_DIR}/class_similarity.tsv.gz",
-    params:
-        dataset_root=f"{DATASETS}/{config['dataset']}",
-        nltk_data=config["wordnet"]["nltk_data"],
     log:
-        LOGS + "/class_similarity/class_similarity.log",
+        f"{LOGS}/class_similarity/class_similarity.log",
+    conda:
+        "../envs/emcom.yaml"
+    params:
+        dataset_root=lambda wildcards, input: os.path.dirname(input.dataset),  # = <datasets>/<name>
+        nltk_data=lambda wildcards, input: os.path.dirname(os.path.dirname(input.wordnet)),  # wordnet.nltk_data
     script:
         "../workflow/scripts/class_similarity.py"
 
@@ -107,14 +101,16 @@ rule analyse:
         similarity=rules.class_similarity.output.table,
     output:
         summary=f"{ANALYSIS_DIR}/{{protocol}}/{{test_set}}.json",
-    params:
-        column=lambda wildcards: EV_PROTOCOLS[wildcards.protocol][1],
-        analysis=ANALYSIS,
+    log:
+        f"{LOGS}/analyse/{{protocol}}.{{test_set}}.log",
     wildcard_constraints:
         protocol="|".join(EV_PROTOCOLS),
         test_set="|".join(ANALYSIS["test_sets"]),
-    log:
-        LOGS + "/analyse/{protocol}.{test_set}.log",
+    conda:
+        "../envs/emcom.yaml"
     threads: 2
+    params:
+        column=lambda wildcards: EV_PROTOCOLS[wildcards.protocol][1],
+        analysis=ANALYSIS,
     script:
         "../workflow/scripts/analyse.py"

@@ -10,9 +10,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests import their helpers (synthetic.py) directly
 
-from synthetic import make_image_set  # noqa: E402
-
 from emcom.config import ExperimentConfig  # noqa: E402
+from synthetic import make_image_set  # noqa: E402
 
 torch.set_num_threads(2)
 

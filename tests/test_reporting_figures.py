@@ -6,7 +6,12 @@ import pytest
 from PIL import Image
 
 from emcom.reporting.figures import (
-    display_image, sample_items, symbol_frequencies, top_symbols, write_figure3, write_figure4,
+    display_image,
+    sample_items,
+    symbol_frequencies,
+    top_symbols,
+    write_figure3,
+    write_figure4,
     write_symbol_frequency,
 )
 from emcom.reporting.inputs import ReportInputError

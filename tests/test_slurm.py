@@ -21,6 +21,9 @@ from test_workflow import REPO, scratch_workdir
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 CI_CONFIGS = ["config/ci.yaml", "config/ci-slurm.yaml"]
+# CI runs the whole DAG; on a busy machine `EMCOM_SLURM_TARGET=results/training/training.md` stops
+# after the data, the five trainings and the training report.
+TARGET = os.environ.get("EMCOM_SLURM_TARGET", "all")
 
 if os.environ.get("EMCOM_SLURM_TESTS") != "1":
     pytest.skip("SLURM tests are opt-in: scripts/local-slurm.sh up && EMCOM_SLURM_TESTS=1 pytest tests/test_slurm.py",
@@ -50,7 +53,7 @@ def slurm_run(tmp_path_factory):
     workdir = scratch_workdir(tmp_path_factory.mktemp("slurm"))
     (workdir / "profiles").symlink_to(REPO / "profiles")
     start = time.monotonic()
-    result = run(workdir, "all", "--profile", "profiles/slurm-ci", "--configfile", *CI_CONFIGS)
+    result = run(workdir, TARGET, "--profile", "profiles/slurm-ci", "--configfile", *CI_CONFIGS)
     print(f"workflow through SLURM: {time.monotonic() - start:.0f} s")
     return workdir, result
 
@@ -85,7 +88,7 @@ def test_each_model_is_one_job_of_two_srun_tasks_with_a_gpu_each(slurm_run):
 def test_report_builds_from_the_slurm_run(slurm_run):
     workdir, result = slurm_run
     assert result.returncode == 0
-    report = run(workdir, "all", "--report", "results/report.html", "--configfile", *CI_CONFIGS, limit=600)
+    report = run(workdir, TARGET, "--report", "results/report.html", "--configfile", *CI_CONFIGS, limit=600)
     assert report.returncode == 0, report.stderr[-4000:]
     html = (workdir / "results" / "report.html").read_text(errors="replace")
     assert len(html) > 100_000 and "training_curves.png" in html
@@ -105,6 +108,32 @@ def test_impossible_request_stops_at_submission_with_slurms_message(slurm_run, t
     assert "Requested node configuration is not available" in result.stderr, result.stderr[-3000:]
     assert time.monotonic() - start < 120
     assert not (workdir / "results" / "models" / "huge" / "model.pt").exists()
+
+
+def test_requeued_training_job_resumes_from_its_checkpoint(slurm_run, tmp_path):
+    """Preemption, as SLURM does it: `scontrol requeue` kills the running job and queues it again."""
+    workdir, result = slurm_run
+    assert result.returncode == 0
+    override = tmp_path / "requeued.yaml"
+    override.write_text("training:\n  variants:\n    requeued: {model: {kind: game, shared: false}, "
+                        "data: {augment: false}, optim: {epochs: 4}}\n")
+    out = workdir / "results" / "models" / "requeued"
+    command = ["timeout", "-s", "INT", "1200", *SNAKEMAKE, str(out / "model.pt"), "--profile", "profiles/slurm-ci",
+               "--configfile", *CI_CONFIGS, str(override)]
+    with subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run_:
+        deadline = time.monotonic() + 900
+        while not (out / "checkpoint.pt").exists():  # written after each epoch (run.checkpoint_every: 1)
+            assert run_.poll() is None and time.monotonic() < deadline, "no checkpoint.pt while training"
+            time.sleep(0.5)
+        (job_log,) = (workdir / ".snakemake" / "slurm_logs" / "rule_train" / "requeued").glob("*.log")
+        subprocess.run(["scontrol", "requeue", job_log.stem], check=True)
+        output, _ = run_.communicate(timeout=1200)
+    assert run_.returncode == 0, output[-4000:]
+    assert slurm_job(job_log.stem)["Restarts"] == "1"
+    train_log = (workdir / "logs" / "train" / "requeued.log").read_text()
+    assert re.search(r"resuming .*checkpoint.pt after epoch [123]\b", train_log), train_log
+    assert json.loads((out / "summary.json").read_text())["final"]["epoch"] == 4
+    assert not (out / "checkpoint.pt").exists()
 
 
 FAILING_WORKFLOW = """

@@ -131,6 +131,7 @@ def test_training_restores_the_callers_thread_count(image_set, make_config, tmp_
 def test_two_processes_scale_the_lr_by_the_global_batch(image_set, make_config, tmp_path):
     """lr = base × (processes × per-process batch) / 256, in the summary and in every epoch's record."""
     import torch.multiprocessing as mp
+
     from distributed_worker import train_rank
     from test_distributed import free_port
 

@@ -6,8 +6,16 @@ import torch
 from PIL import Image, ImageFilter
 from torchvision.transforms import v2
 
-from emcom.data.transforms import (IMAGENET_MEAN, IMAGENET_STD, RandomGaussianBlur, TwoViews, gaussian_blur,
-                                   gaussian_kernel_size, simclr_transform, squash_transform)
+from emcom.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RandomGaussianBlur,
+    TwoViews,
+    gaussian_blur,
+    gaussian_kernel_size,
+    simclr_transform,
+    squash_transform,
+)
 
 
 def _find(compose, kind):

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy
-
 import torch
 import torch.nn.functional as F
 from torchvision.io import ImageReadMode, decode_jpeg

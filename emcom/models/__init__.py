@@ -2,7 +2,7 @@
 
 from emcom.models.backbones import SmallResNet, build_backbone
 from emcom.models.build import build_model
-from emcom.models.game import GameOutput, ReferentialGame, Receiver, Sender, send
+from emcom.models.game import GameOutput, Receiver, ReferentialGame, Sender, send
 from emcom.models.simclr import SimCLR, SimCLRLayers, SimCLROutput
 
 __all__ = [

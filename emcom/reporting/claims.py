@@ -20,11 +20,15 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from emcom.io import atomic_write_json, atomic_write_text
+from emcom.linear_eval.verdict import table3_checks as table3_verdict_checks
 from emcom.reporting.inputs import (
-    ReportInputError, display_name, kmeans_k, read_analysis, read_evaluation,
+    ReportInputError,
+    display_name,
+    kmeans_k,
+    read_analysis,
+    read_evaluation,
     read_summary,
 )
-from emcom.linear_eval.verdict import table3_checks as table3_verdict_checks
 from emcom.reporting.paper import load_paper_results
 from emcom.reporting.tables import TABLE1_TEST_SETS, run_setting, table1_frame, table2_frame
 
@@ -213,7 +217,8 @@ def claims_markdown(result: Mapping, setting: str) -> str:
 
 def write_claims(evaluation_paths: Iterable[str | Path], analysis_paths: Iterable[str | Path],
                  summary_paths: Iterable[str | Path], paper_path: str | Path, settings: Mapping,
-                 kmeans_paper_k: int | None, json_path: str | Path, markdown_path: str | Path, table3_path: str | Path | None = None) -> dict:
+                 kmeans_paper_k: int | None, json_path: str | Path, markdown_path: str | Path,
+                 table3_path: str | Path | None = None) -> dict:
     """Check the claims from the evaluation and analysis JSONs (and table3.csv when given)."""
     table3 = None
     if table3_path is not None:

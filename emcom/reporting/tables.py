@@ -18,7 +18,13 @@ import pandas as pd
 
 from emcom.io import atomic_path, atomic_write_text
 from emcom.reporting.inputs import (
-    display_name, group_names, kmeans_k, model_group, read_analysis, read_evaluation, read_summary,
+    display_name,
+    group_names,
+    kmeans_k,
+    model_group,
+    read_analysis,
+    read_evaluation,
+    read_summary,
 )
 from emcom.reporting.paper import load_paper_results, paper_is_ns, paper_value
 

@@ -22,8 +22,8 @@ from emcom import checkpoint as ckpt
 from emcom.config import ConfigError, ExperimentConfig, save_config
 from emcom.data.batch_augment import BatchTwoViews
 from emcom.data.device_views import DeviceViewLoader, LoadResized
-from emcom.data.gpu_decode import EncodedImageFolder, collate_encoded, decode_to_squares
 from emcom.data.folder import ImageFolderDataset, collate_skipping_none
+from emcom.data.gpu_decode import EncodedImageFolder, collate_encoded, decode_to_squares
 from emcom.data.transforms import TwoViews
 from emcom.distributed import DistributedContext, broadcast_buffers, cleanup, init_distributed
 from emcom.io import atomic_write_json, atomic_write_text
