@@ -121,6 +121,8 @@ def test_written_tables_name_the_run_in_their_caption(tmp_path):
     assert len(csv2) == 6 * 2
     assert (csv2["symbols_used"] == csv2["symbols_used_paper"]).all()
     assert "1000 permutations, alpha 0.01" in out2["md"].read_text()
+    header = next(line for line in out2["md"].read_text().splitlines() if line.startswith("| protocol"))
+    assert header.count(" | ") == 12 and "val \\|P\\|" in header  # 13 columns: |P| escaped in Markdown
 
 
 def test_malformed_input_names_the_file(tmp_path):

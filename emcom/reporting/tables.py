@@ -243,7 +243,8 @@ def _write(wide: pd.DataFrame, tidy: pd.DataFrame, title: str, caption: str, lab
     with atomic_path(csv_path) as tmp:
         tidy.to_csv(tmp, index=False, float_format="%.6g")
     # disable_numparse: cells are formatted strings ("30.0"), kept exactly as written
-    markdown = wide.to_markdown(disable_numparse=True)
+    # "|P|" in a header would split a pipe-table column: escaped for Markdown only
+    markdown = wide.rename(columns=lambda c: c.replace("|", "\\|")).to_markdown(disable_numparse=True)
     atomic_write_text(markdown_path, f"# {title}\n\n{caption}\n\n{markdown}\n")
     tex = wide.to_latex(caption=_tex_escape(f"{title}. {caption}"), label=label, escape=True)
     for sign, replacement in _TEX_SIGNS.items():
