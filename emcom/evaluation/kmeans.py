@@ -11,7 +11,7 @@ Library: faiss (``faiss.Kmeans``: exact L2 Lloyd iterations over BLAS, 25 by def
 ``KMeans`` (Lloyd) 224.3 s, 2.6x slower; a full fit extrapolates to ~36 min for faiss (25 iterations)
 against up to ~19 h for ``KMeans`` (its 300-iteration cap; its tolerance may stop it earlier). faiss
 also assigns the test images (a flat L2 index search) without a second library. ``MiniBatchKMeans``
-(approximate; its timing was not completed in that run) is not used: SPEC.md's k-means is Lloyd's.
+(its timing was not completed in that run) is not used: it approximates the k-means SPEC.md names.
 """
 
 from __future__ import annotations
