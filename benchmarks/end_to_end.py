@@ -168,7 +168,7 @@ def main() -> None:
     threads = torch.get_num_threads()
     print(f"# {base.data.root}/{base.data.split}: {base.model.kind} {base.model.backbone} shared={base.model.shared}, "
           f"{base.data.image_size} px, batch {base.optim.batch_size}, {base.data.num_workers} workers, {device}, "
-          f"{threads} threads, {resolve_precision(base.run, device)}, torch {torch.__version__}")
+          f"{threads} threads, {resolve_precision(base.run, device)}, torch {torch.__version__}", flush=True)
     step = step_rate(base, ctx, args.steps, threads)
     if not args.skip_stages:
         print("| stage | img/s |\n|---|---|")
@@ -179,6 +179,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for name in args.modes:
             rates[name].append(end_to_end(_config(base, MODES[name], args.steps), ctx, threads))
+            print(f"# {name}: {rates[name][-1]:.0f} img/s", flush=True)
     print("\n| end to end | img/s (median) | timings | +aug / -aug (same place, else -aug workers) | / step |\n"
           "|---|---|---|---|---|")
     for name in args.modes:
