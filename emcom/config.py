@@ -42,6 +42,10 @@ OPERATIONAL_KEYS = frozenset({
     # (workers are seeded per worker), not their distribution: a resume on a machine with fewer
     # cores is the same experiment, though not bit-identical to an uninterrupted run.
     "data.num_workers",
+    # Same LARS update either way (equal to float tolerance, tests/test_lars.py), different kernels.
+    "optim.lars_impl",
+    # Where the views are made (workers or device): same distribution, other draws, like num_workers.
+    "data.augment_on",
 })
 
 
