@@ -94,6 +94,17 @@ def load_rgb(path: Path) -> Image.Image:
         raise BadImageError(f"cannot decode image {path}: {error}") from error
 
 
+def load_rgb_or_skip(path: Path, on_bad_image: str) -> Optional[Image.Image]:
+    """:func:`load_rgb`, or ``None`` (logged) for an undecodable file when ``on_bad_image == "skip"``."""
+    try:
+        return load_rgb(path)
+    except BadImageError:
+        if on_bad_image == "error":
+            raise
+        log.warning("skipping undecodable image %s", path)
+        return None
+
+
 class ImageFolderDataset(torch.utils.data.Dataset):
     """Images of one split with integer labels.
 
@@ -125,12 +136,8 @@ class ImageFolderDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         sample = self.samples[index]
-        try:
-            image = load_rgb(sample.path)
-        except BadImageError:
-            if self.on_bad_image == "error":
-                raise
-            log.warning("skipping undecodable image %s", sample.path)
+        image = load_rgb_or_skip(sample.path, self.on_bad_image)
+        if image is None:
             return None
         if self.transform is not None:
             image = self.transform(image)

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from emcom.data.device_views import LoadResized
-from emcom.data.folder import BadImageError, ImageFolderDataset, load_rgb
+from emcom.data.folder import BadImageError, ImageFolderDataset, load_rgb, load_rgb_or_skip
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,8 @@ class EncodedImageFolder(ImageFolderDataset):
         if data[:3] == JPEG_MAGIC:
             return EncodedItem(str(sample.path), torch.frombuffer(bytearray(data), dtype=torch.uint8), None, None), \
                 sample.label
-        try:
-            image = load_rgb(sample.path)
-        except BadImageError:
-            if self.on_bad_image == "error":
-                raise
-            log.warning("skipping undecodable image %s", sample.path)
+        image = load_rgb_or_skip(sample.path, self.on_bad_image)
+        if image is None:
             return None
         square, size = self.load(image)
         return EncodedItem(str(sample.path), None, square, size), sample.label
