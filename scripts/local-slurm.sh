@@ -10,7 +10,7 @@
 # `gpu:fake:2`, character devices /dev/fakegpu0-1): jobs asking for GPUs get scheduled and SLURM sets
 # CUDA_VISIBLE_DEVICES, but there is no CUDA, so emcom falls back to CPU/gloo. EnforcePartLimits=ALL
 # makes an impossible request fail at `sbatch` instead of pending forever. No accounting database:
-# use `slurm-status-command: squeue` (profiles/slurm does) and keep MinJobAge high (600 s here).
+# use `slurm-status-command: squeue` (profiles/slurm does) and keep MinJobAge high (3600 s here: the CI DAG's first jobs are checked after it ends).
 # State, logs and pid files live in $EMCOM_SLURM_DIR (default /tmp/emcom-slurm). The config goes to
 # /etc/slurm/slurm.conf, which this script writes only if it is absent or was written by this script.
 set -euo pipefail
@@ -108,7 +108,7 @@ SelectTypeParameters=CR_Core_Memory
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 # Finished jobs stay visible to squeue for 10 min (the snakemake plugin polls squeue).
-MinJobAge=600
+MinJobAge=3600
 # An impossible request (more CPUs, GPUs, memory or nodes than exist) fails at submission.
 EnforcePartLimits=ALL
 ReturnToService=2
