@@ -13,6 +13,7 @@ from emcom.data.folder import ImageFolderDataset, collate_skipping_none
 from emcom.data.transforms import TwoViews
 from emcom.distributed import DistributedContext
 from emcom.training import train
+from preemption import train_until_preempted
 
 
 def test_without_augmentation_device_views_equal_the_worker_views(image_set):
@@ -64,17 +65,7 @@ def test_device_augmented_run_resumes_bit_identically(image_set, make_config, tm
     config = make_config(image_set, model={"kind": "simclr"}, data={"augment": True, "augment_on": "device"},
                          optim={"epochs": 2}, run={"max_steps_per_epoch": 2})
     train(config, tmp_path / "straight")
-    real_epoch = trainer.train_one_epoch
-
-    def crash_in_second_epoch(*args, **kwargs):
-        if args[7] == 1:  # epoch index
-            raise KeyboardInterrupt("simulated pre-emption")
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(trainer, "train_one_epoch", crash_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "resumed")
-    monkeypatch.setattr(trainer, "train_one_epoch", real_epoch)
+    train_until_preempted(config, tmp_path / "resumed", monkeypatch, epoch=1)
     train(config, tmp_path / "resumed")
     straight = checkpoint.read_model_file(tmp_path / "straight" / "model.pt")["model"]
     resumed = checkpoint.read_model_file(tmp_path / "resumed" / "model.pt")["model"]

@@ -11,6 +11,7 @@ from emcom.data.folder import ImageFolderDataset
 from emcom.data.transforms import squash_transform
 from emcom.evaluation import play_game
 from emcom.training import train
+from preemption import train_until_preempted
 
 
 def _weights(path):
@@ -23,19 +24,9 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(image_set, ma
                          optim={"epochs": 3}, run={"max_steps_per_epoch": 3})
     train(config, tmp_path / "straight")
 
-    real_epoch = trainer.train_one_epoch
-
-    def crash_in_second_epoch(*args, **kwargs):
-        if args[7] == 1:  # epoch index
-            raise KeyboardInterrupt("simulated pre-emption")
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(trainer, "train_one_epoch", crash_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "resumed")
+    train_until_preempted(config, tmp_path / "resumed", monkeypatch, epoch=1)
     assert checkpoint.read_checkpoint(tmp_path / "resumed" / "checkpoint.pt")["epoch"] == 1
     assert not (tmp_path / "resumed" / "model.pt").exists()
-    monkeypatch.setattr(trainer, "train_one_epoch", real_epoch)
     train(config, tmp_path / "resumed")
 
     straight, resumed = _weights(tmp_path / "straight" / "model.pt"), _weights(tmp_path / "resumed" / "model.pt")
