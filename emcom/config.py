@@ -85,6 +85,13 @@ class DataConfig:
     image_size: int = 224
     augment: bool = True  # SimCLR augmentations (two independent views) or the plain squash resize
     min_crop_scale: float = 0.08  # RandomResizedCrop's smallest area fraction (SimCLR: 0.08)
+    # Gaussian blur σ range in pixels, drawn uniformly (SimCLR's and the authors': 0.1–2.0 at 224 px).
+    # σ is in pixels of the trained image, so the same range blurs a 32 px image 7× more, relative to
+    # its content, than a 224 px one; a small-image run may scale it (image_size / 224).
+    blur_sigma: list = field(default_factory=lambda: [0.1, 2.0])
+    # SimCLR's colour-distortion strength s: ColorJitter(0.8 s, 0.8 s, 0.8 s, 0.2 s) (the paper: s = 1;
+    # SimCLR's CIFAR-10 runs: s = 0.5).
+    color_jitter_strength: float = 1.0
     num_workers: int = 8
     on_bad_image: str = "error"  # "error": stop naming the file; "skip": drop it and count it
     # Where the views are made: "workers" (per image, PIL, in the loader processes) or "device" (workers
@@ -109,6 +116,14 @@ class DataConfig:
             raise ConfigError("data.decode_on: device needs data.augment_on: device (views are made from the decoded batch)")
         if not 0 < self.min_crop_scale <= 1:
             raise ConfigError(f"data.min_crop_scale must be in (0, 1], got {self.min_crop_scale!r}")
+        if not 0 <= self.color_jitter_strength <= 1.25:  # 0.8 s <= 1: brightness/contrast/saturation factors stay >= 0
+            raise ConfigError(f"data.color_jitter_strength must be in [0, 1.25], got {self.color_jitter_strength!r}")
+        sigma = self.blur_sigma
+        if not (isinstance(sigma, (list, tuple)) and len(sigma) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in sigma)
+                and 0 < sigma[0] <= sigma[1]):
+            raise ConfigError(f"data.blur_sigma must be [low, high] with 0 < low <= high, got {sigma!r}")
+        self.blur_sigma = [float(sigma[0]), float(sigma[1])]
 
 
 @dataclass

@@ -34,6 +34,12 @@ wildcard_constraints:
     dataset="[a-z_]+",
 
 
+def variant_kind(variant):
+    """'game' or 'simclr': the variant's model.kind, else training.defaults', else emcom's default (game)."""
+    defaults = config["training"].get("defaults", {}).get("model", {})
+    return config["training"]["variants"][variant].get("model", {}).get("kind", defaults.get("kind", "game"))
+
+
 def dataset_manifest(name):
     """The file that marks dataset `name` as built (its per-split counts)."""
     return f"{DATASETS}/{name}/manifest.json"

@@ -17,8 +17,8 @@ KMEANS_DIR = f"{RESULTS}/kmeans"
 ANALYSIS_DIR = f"{RESULTS}/analysis"
 
 
-EV_GAMES = [v for v in VARIANTS if ev_kind(v) == "game"]
-EV_SIMCLR = [v for v in VARIANTS if ev_kind(v) == "simclr"]
+EV_GAMES = [v for v in VARIANTS if variant_kind(v) == "game"]
+EV_SIMCLR = [v for v in VARIANTS if variant_kind(v) == "simclr"]
 EV_PROTOCOLS = {  # protocol -> (per-item file pattern with {test_set}, symbol column)
     **{v: (f"{EVAL_DIR}/{v}/{{test_set}}.items.tsv.gz", "symbol") for v in EV_GAMES},
     **{f"{v}_disc": (f"{EVAL_DIR}/{v}/{{test_set}}.items.tsv.gz", "symbol_h") for v in EV_SIMCLR},

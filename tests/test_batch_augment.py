@@ -137,6 +137,20 @@ def test_crop_maps_original_pixels_onto_the_resized_copy():
     assert (out[0] - expected).abs().mean() < 0.1
 
 
+def test_blur_sigma_bounds_the_drawn_sigma():
+    sizes = torch.full((512,), 32)
+    params = ba.sample_view_params(sizes, sizes, torch.Generator().manual_seed(0), blur_sigma=(0.1, 0.3))
+    assert params.sigma.min() >= 0.1 and params.sigma.max() <= 0.3 and params.sigma.max() > 0.25
+    assert ba.BatchTwoViews(32, augment=True, blur_sigma=[0.2, 0.4]).blur_sigma == (0.2, 0.4)
+
+
+def test_color_jitter_strength_bounds_the_drawn_factors():
+    sizes = torch.full((512,), 32)
+    params = ba.sample_view_params(sizes, sizes, torch.Generator().manual_seed(0), color_jitter_strength=0.5)
+    assert params.factors[:, :3].min() >= 0.6 and params.factors[:, :3].max() <= 1.4
+    assert params.factors[:, 3].abs().max() <= 0.1 and params.factors[:, 3].abs().max() > 0.09
+
+
 def test_two_views_are_independent_and_replay_from_the_seed():
     images = (_images(b=8, size=32) * 255).to(torch.uint8)
     sizes = torch.full((8, 2), 32)

@@ -16,6 +16,7 @@ def test_defaults_are_the_papers():
     assert config.optim.trust_coefficient == 1e-3 and config.optim.warmup_epochs == 0
     assert config.model.ntxent_variant == "standard" and not config.model.shared and config.model.hidden_size == 2048
     assert config.data.augment and config.data.image_size == 224 and config.data.min_crop_scale == 0.08
+    assert config.data.blur_sigma == [0.1, 2.0]
 
 
 @pytest.mark.parametrize("raw,fragment", [
@@ -26,6 +27,10 @@ def test_defaults_are_the_papers():
     ({"optim": {"batch_size": 1}}, "optim.batch_size must be >= 2"),
     ({"run": {"precision": "fp8"}}, "run.precision"),
     ({"data": {"min_crop_scale": 0}}, "data.min_crop_scale must be in (0, 1]"),
+    ({"data": {"blur_sigma": [2.0, 0.1]}}, "data.blur_sigma must be [low, high]"),
+    ({"data": {"blur_sigma": [0.1]}}, "data.blur_sigma must be [low, high]"),
+    ({"data": {"blur_sigma": 0.5}}, "data.blur_sigma: expected list"),
+    ({"data": {"color_jitter_strength": 2.0}}, "data.color_jitter_strength must be in [0, 1.25]"),
 ])
 def test_bad_values_name_the_key(raw, fragment):
     with pytest.raises(ConfigError) as error:

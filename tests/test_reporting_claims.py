@@ -10,7 +10,7 @@ from emcom.reporting.paper import load_paper_results
 from reporting_inputs import PAPER, VARIANTS, analysis, paper_like_run, summary, write_json
 
 SETTINGS = {"well_above_chance_ratio": 10, "at_chance_ratio": 1.5, "close_nmi": 0.05, "close_wnsim": 0.05,
-            "table3_relative_tolerance": 0.05}
+            "table3_relative_tolerance": 0.05, "ood_min_ratio_to_val": 0.7}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_the_papers_own_numbers_pass_every_claim(paper):
     evaluations, analyses = paper_like_run()
     result = verdicts(evaluations, analyses, paper)
     assert set(result.values()) == {HOLDS}, result
-    assert len(result) == 10
+    assert len(result) == 13
 
 
 def test_a_game_near_chance_on_val_fails_the_above_chance_claim(paper):
@@ -49,6 +49,35 @@ def test_a_game_near_chance_on_val_fails_the_above_chance_claim(paper):
     assert result["games_above_chance"] == HOLDS
     result = verdicts(replace(evaluations, "variant", "simclr", "val", accuracy=5 / 128), analyses, paper)
     assert result["simclr_disc_above_chance"] == FAILS and result["games_above_chance"] == HOLDS
+
+
+def test_ood_generalisation_claim(paper):
+    evaluations, analyses = paper_like_run()
+    # game_aug_noshared val 81.5: OOD 56 is 0.69 × val, under 0.7; 58 is 0.71 × val
+    assert verdicts(replace(evaluations, "variant", "game_aug_noshared", "ood", accuracy=0.56), analyses,
+                    paper)["games_generalise_to_ood"] == FAILS
+    assert verdicts(replace(evaluations, "variant", "game_aug_noshared", "ood", accuracy=0.58), analyses,
+                    paper)["games_generalise_to_ood"] == HOLDS
+
+
+def test_aug_games_must_beat_simclr_disc_on_each_test_set(paper):
+    evaluations, analyses = paper_like_run()
+    # SimCLR_disc OOD 47.4: a +aug game at 47 on OOD (81.5 on val) loses there only
+    result = verdicts(replace(evaluations, "variant", "game_aug_shared", "ood", accuracy=0.47), analyses, paper)
+    assert result["aug_games_beat_simclr_disc"] == FAILS
+    result = verdicts(replace(evaluations, "variant", "game_aug_shared", "ood", accuracy=0.474), analyses, paper)
+    assert result["aug_games_beat_simclr_disc"] == HOLDS
+
+
+def test_aug_protocols_must_exceed_the_null_more_than_noaug_shared(paper):
+    evaluations, analyses = paper_like_run()
+    # −aug +shared is NS in the paper (excess 0); give its OOD WNSim an excess above game_aug_shared's (0.25 - 0.05)
+    strong = replace(analyses, "protocol", "game_noaug_shared", "ood",
+                     **{k: v for k, v in analysis("x", "ood", 2000, None, 0.26).items() if k == "wnsim"})
+    assert verdicts(evaluations, strong, paper)["aug_protocols_more_category_related"] == FAILS
+    weaker = replace(analyses, "protocol", "game_noaug_shared", "ood",
+                     **{k: v for k, v in analysis("x", "ood", 2000, None, 0.24).items() if k == "wnsim"})
+    assert verdicts(evaluations, weaker, paper)["aug_protocols_more_category_related"] == HOLDS
 
 
 def test_noise_claims_are_checked_per_noise_definition(paper):

@@ -49,6 +49,18 @@ def test_min_crop_scale_reaches_the_crop():
     assert _find(TwoViews(32, True, min_crop_scale=0.3).transform, v2.RandomResizedCrop).scale == (0.3, 1.0)
 
 
+def test_color_jitter_strength_scales_simclrs_amounts():
+    jitter = _find(TwoViews(32, True, color_jitter_strength=0.5).transform, v2.ColorJitter).transforms[0]
+    for factor in (jitter.brightness, jitter.contrast, jitter.saturation):
+        assert factor == pytest.approx((0.6, 1.4))
+    assert jitter.hue == pytest.approx((-0.1, 0.1))
+
+
+def test_blur_sigma_reaches_the_blur():
+    blur = _find(TwoViews(32, True, blur_sigma=[0.1, 0.3]).transform, RandomGaussianBlur)
+    assert blur.transforms[0].sigma == (0.1, 0.3)
+
+
 @pytest.mark.parametrize("sigma,kernel", [(0.1, 3), (0.5, 5), (1.0, 7), (1.01, 9), (2.0, 13)])
 def test_blur_kernel_covers_three_sigma_at_any_size(sigma, kernel):
     assert gaussian_kernel_size(sigma) == kernel

@@ -93,7 +93,9 @@ def sample_crop_boxes(heights: torch.Tensor, widths: torch.Tensor, generator: to
 
 
 def sample_view_params(heights: torch.Tensor, widths: torch.Tensor, generator: torch.Generator,
-                       min_crop_scale: float = 0.08) -> ViewParams:
+                       min_crop_scale: float = 0.08,
+                       blur_sigma: tuple[float, float] = BLUR_SIGMA,
+                       color_jitter_strength: float = 1.0) -> ViewParams:
     """Draw one SimCLR view's parameters for B images of the given original sizes ((B,) each)."""
     b = heights.shape[0]
 
@@ -104,14 +106,14 @@ def sample_view_params(heights: torch.Tensor, widths: torch.Tensor, generator: t
         return torch.rand(b, generator=generator) < p
 
     boxes = sample_crop_boxes(heights, widths, generator, scale=(min_crop_scale, 1.0))
-    strength = JITTER_STRENGTH
+    strength = [amount * color_jitter_strength for amount in JITTER_STRENGTH]
     factors = torch.stack([uniform(max(0.0, 1 - strength[0]), 1 + strength[0]),
                            uniform(max(0.0, 1 - strength[1]), 1 + strength[1]),
                            uniform(max(0.0, 1 - strength[2]), 1 + strength[2]),
                            uniform(-strength[3], strength[3])], dim=1)
     order = torch.rand(b, 4, generator=generator).argsort(dim=1)  # a uniform random permutation per image
     return ViewParams(boxes=boxes, jitter=coin(JITTER_P), factors=factors, order=order, gray=coin(GRAYSCALE_P),
-                      blur=coin(BLUR_P), sigma=uniform(*BLUR_SIGMA), flip=coin(FLIP_P))
+                      blur=coin(BLUR_P), sigma=uniform(*blur_sigma), flip=coin(FLIP_P))
 
 
 # ---- the operations, batched, on float images in [0, 1] ---------------------------------------------
@@ -243,8 +245,10 @@ class BatchTwoViews:
     loaded images are already the (size, size) squash; both views are the same normalised tensor.
     """
 
-    def __init__(self, image_size: int, augment: bool, min_crop_scale: float = 0.08):
+    def __init__(self, image_size: int, augment: bool, min_crop_scale: float = 0.08,
+                 blur_sigma: tuple[float, float] = BLUR_SIGMA, color_jitter_strength: float = 1.0):
         self.image_size, self.augment, self.min_crop_scale = image_size, augment, min_crop_scale
+        self.blur_sigma, self.color_jitter_strength = tuple(blur_sigma), color_jitter_strength
 
     def __call__(self, images: torch.Tensor, sizes: torch.Tensor,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -253,5 +257,7 @@ class BatchTwoViews:
             return view, view
         heights, widths = sizes[:, 0], sizes[:, 1]
         return tuple(augment_batch(images, sizes, sample_view_params(heights, widths, generator,
-                                                                     self.min_crop_scale), self.image_size)
+                                                                     self.min_crop_scale, self.blur_sigma,
+                                                                     self.color_jitter_strength),
+                                   self.image_size)
                      for _ in range(2))

@@ -69,19 +69,26 @@ class RandomGaussianBlur(torch.nn.Module):
         return f"sigma={self.sigma}, kernel=2*ceil(3*sigma)+1"
 
 
-def simclr_transform(image_size: int, min_crop_scale: float = 0.08) -> v2.Compose:
+def color_jitter_amounts(strength: float = 1.0) -> tuple[float, float, float, float]:
+    """SimCLR's colour distortion of strength s: (brightness, contrast, saturation, hue) = (0.8, 0.8, 0.8, 0.2) × s."""
+    return (0.8 * strength, 0.8 * strength, 0.8 * strength, 0.2 * strength)
+
+
+def simclr_transform(image_size: int, min_crop_scale: float = 0.08,
+                     blur_sigma: tuple[float, float] = SIMCLR_BLUR_SIGMA, color_jitter_strength: float = 1.0) -> v2.Compose:
     """One random SimCLR view: PIL image or uint8 tensor -> float tensor (3, size, size), normalised.
 
-    RandomResizedCrop(scale min_crop_scale–1 (the paper: 0.08), ratio 3/4–4/3) -> ColorJitter(0.8, 0.8, 0.8, 0.2) with p 0.8 ->
-    RandomGrayscale p 0.2 -> Gaussian blur σ~U(0.1, 2.0) with p 0.5 (PIL's, as the authors; no
-    kernel limit at any size) -> HorizontalFlip p 0.5.
+    RandomResizedCrop(scale min_crop_scale–1 (the paper: 0.08), ratio 3/4–4/3) ->
+    ColorJitter((0.8, 0.8, 0.8, 0.2) × color_jitter_strength (the paper: 1)) with p 0.8 -> RandomGrayscale p 0.2 ->
+    Gaussian blur σ~U(blur_sigma) (the paper: 0.1–2.0 px) with p 0.5 (PIL's, as the authors; no kernel limit
+    at any size) -> HorizontalFlip p 0.5.
     """
     return v2.Compose(
         [
             v2.RandomResizedCrop(image_size, scale=(min_crop_scale, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
-            v2.RandomApply([v2.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8),
+            v2.RandomApply([v2.ColorJitter(*color_jitter_amounts(color_jitter_strength))], p=0.8),
             v2.RandomGrayscale(p=0.2),
-            v2.RandomApply([RandomGaussianBlur(SIMCLR_BLUR_SIGMA)], p=0.5),
+            v2.RandomApply([RandomGaussianBlur(tuple(blur_sigma))], p=0.5),
             v2.RandomHorizontalFlip(p=0.5),
             v2.ToImage(),
             *_to_normalized_float(),
@@ -101,9 +108,11 @@ class TwoViews:
     squashed tensor (computed once, returned twice).
     """
 
-    def __init__(self, image_size: int, augment: bool, min_crop_scale: float = 0.08):
+    def __init__(self, image_size: int, augment: bool, min_crop_scale: float = 0.08,
+                 blur_sigma: tuple[float, float] = SIMCLR_BLUR_SIGMA, color_jitter_strength: float = 1.0):
         self.augment = augment
-        self.transform = simclr_transform(image_size, min_crop_scale) if augment else squash_transform(image_size)
+        self.transform = (simclr_transform(image_size, min_crop_scale, blur_sigma, color_jitter_strength) if augment
+                          else squash_transform(image_size))
 
     def __call__(self, image) -> tuple[torch.Tensor, torch.Tensor]:
         if self.augment:

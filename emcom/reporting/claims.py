@@ -9,6 +9,11 @@ and none depends on the run: a claim that does not hold here is reported as such
 - "close" (SimCLR_kmeans vs the +aug games): |nMI difference| <= ``close_nmi`` and |WNSim
   difference| <= ``close_wnsim``, on each test set.
 - Table 3 "comparable quality": |game − SimCLR| <= ``table3_relative_tolerance`` × SimCLR, per dataset.
+- "generalise to new classes": OOD accuracy >= ``ood_min_ratio_to_val`` × val accuracy, per game.
+- "+aug games beat SimCLR_disc": each +aug game's accuracy >= SimCLR_disc's, on val and on OOD.
+- "+aug protocols more category-related than −aug +shared": each +aug protocol's excess over its
+  permutation null (score − null mean) exceeds the −aug +shared protocol's, for nMI and WNSim on
+  val and OOD. At small test sets nMI is high by chance alone; the excess is what the data says.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ HOLDS, FAILS, UNTESTED = "holds", "does not hold", "not tested"
 NOAUG_GAMES = ("game_noaug_noshared", "game_noaug_shared")
 AUG_GAMES = ("game_aug_noshared", "game_aug_shared")
 DEFAULT_SETTINGS = {"well_above_chance_ratio": 10.0, "at_chance_ratio": 1.5, "close_nmi": 0.05,
-                    "close_wnsim": 0.05, "table3_relative_tolerance": 0.05}
+                    "close_wnsim": 0.05, "table3_relative_tolerance": 0.05, "ood_min_ratio_to_val": 0.7}
 
 
 def _claim(claim_id: str, text: str, source: str, rule: str, checks: list[dict], missing: list[str]) -> dict:
@@ -67,6 +72,57 @@ def _accuracy_checks(t1: pd.DataFrame, models: Iterable[str], test_sets: Iterabl
                            "chance_pct": round(chance, 3), "ratio_to_chance": round(accuracy / chance, 2),
                            "paper_pct": None if math.isnan(row["paper"].iloc[0]) else float(row["paper"].iloc[0]),
                            "pass": bool(passed)})
+    return checks, missing
+
+
+def _ood_checks(t1: pd.DataFrame, models: Iterable[str], ratio: float) -> tuple[list[dict], list[str]]:
+    checks, missing = [], []
+    for model in models:
+        rows = t1[t1["model"] == model].set_index("test_set")["accuracy"]
+        if "val" not in rows.index or "ood" not in rows.index:
+            missing.append(f"{model}/{'val' if 'val' not in rows.index else 'ood'}")
+            continue
+        val, ood = float(rows["val"]), float(rows["ood"])
+        checks.append({"model": model, "val_pct": round(val, 3), "ood_pct": round(ood, 3),
+                       "ood_to_val": round(ood / val, 3) if val else None, "pass": bool(ood >= ratio * val)})
+    return checks, missing
+
+
+def _beats_checks(t1: pd.DataFrame, models: Iterable[str], reference: str) -> tuple[list[dict], list[str]]:
+    checks, missing = [], []
+    for model in models:
+        for test_set in ("val", "ood"):
+            accuracies = {}
+            for name in (model, reference):
+                row = t1[(t1["model"] == name) & (t1["test_set"] == test_set)]
+                if row.empty:
+                    missing.append(f"{name}/{test_set}")
+                else:
+                    accuracies[name] = float(row["accuracy"].iloc[0])
+            if len(accuracies) == 2:
+                checks.append({"model": model, "reference": reference, "test_set": test_set,
+                               "accuracy_pct": round(accuracies[model], 3),
+                               "reference_pct": round(accuracies[reference], 3),
+                               "pass": bool(accuracies[model] >= accuracies[reference])})
+    return checks, missing
+
+
+def _excess_checks(t2: pd.DataFrame, protocols: Iterable[str], reference: str) -> tuple[list[dict], list[str]]:
+    """Score minus its permutation-null mean, each protocol against ``reference``'s."""
+    checks, missing = [], []
+    for protocol in protocols:
+        for test_set in ("val", "ood"):
+            rows = {name: t2[(t2["protocol"] == name) & (t2["test_set"] == test_set)] for name in (protocol, reference)}
+            absent = [f"{name}/{test_set}" for name, row in rows.items() if row.empty]
+            if absent:
+                missing.extend(absent)
+                continue
+            for score in ("nmi", "wnsim"):
+                excess = {name: float(row[score].iloc[0]) - float(row[f"{score}_null_mean"].iloc[0])
+                          for name, row in rows.items()}
+                checks.append({"protocol": protocol, "reference": reference, "test_set": test_set, "score": score,
+                               "excess": round(excess[protocol], 4), "reference_excess": round(excess[reference], 4),
+                               "pass": bool(excess[protocol] > excess[reference])})
     return checks, missing
 
 
@@ -150,6 +206,13 @@ def check_claims(evaluations: Iterable[dict], analyses: Iterable[dict], paper: M
                "Sec. 4.1, Table 1", f"accuracy >= {well} × chance",
                *_accuracy_checks(t1, ("simclr",), ("val", "ood"), True, well)),
     ]
+    claims += [
+        _claim("games_generalise_to_ood", "The games' protocols generalise to images of new classes: OOD accuracy "
+               "is close to val accuracy.", "Sec. 4.1, Table 1",
+               f"OOD >= {settings['ood_min_ratio_to_val']} × val", *_ood_checks(t1, games, settings["ood_min_ratio_to_val"])),
+        _claim("aug_games_beat_simclr_disc", "The +aug games play better than SimCLR_disc, on val and OOD.",
+               "Sec. 4.1, Table 1", "+aug game accuracy >= SimCLR_disc accuracy", *_beats_checks(t1, AUG_GAMES, "simclr")),
+    ]
     for noise in ("noise", "noise_raw"):
         kind = "normalised as the authors' code" if noise == "noise" else "raw N(0,1) as the paper's text"
         claims += [
@@ -171,6 +234,10 @@ def check_claims(evaluations: Iterable[dict], analyses: Iterable[dict], paper: M
         _claim("noaug_shared_not_significant", "The −aug +shared protocol shows no significant symbol-category "
                "association (nMI and WNSim NS on val and OOD).", "Sec. 4.2, Table 2",
                "permutation test p >= alpha", *_significance_checks(t2, ("game_noaug_shared",), False)),
+        _claim("aug_protocols_more_category_related", "The +aug protocols are more related to the image "
+               "categories than the −aug +shared protocol (significant vs not).", "Sec. 4.2, Table 2",
+               "+aug (score − null mean) > −aug +shared (score − null mean), nMI and WNSim",
+               *_excess_checks(t2, AUG_GAMES, "game_noaug_shared")),
         _claim("other_protocols_significant", "All other protocols (−aug −shared, SimCLR_disc, SimCLR_kmeans) "
                "show significant nMI and WNSim.", "Sec. 4.2, Table 2", "permutation test p < alpha",
                other_checks, other_missing),
@@ -208,7 +275,7 @@ def claims_markdown(result: Mapping, setting: str) -> str:
             lines += [f"Not tested: no results for {', '.join(c['missing'])}.", ""]
         if c["checks"]:
             table = pd.DataFrame(c["checks"])
-            for name in ("model", "protocol", "game"):
+            for name in ("model", "protocol", "game", "reference"):
                 if name in table:
                     table[name] = table[name].map(display_name)
             lines.append(table.to_markdown(index=False))

@@ -58,7 +58,8 @@ def build_loader(config: ExperimentConfig, ctx: DistributedContext) -> tuple[Dat
     on_device = config.data.augment_on == "device"
     load_size = (config.data.load_size or config.data.image_size) if config.data.augment else config.data.image_size
     transform = LoadResized(load_size) if on_device else \
-        TwoViews(config.data.image_size, config.data.augment, config.data.min_crop_scale)
+        TwoViews(config.data.image_size, config.data.augment, config.data.min_crop_scale, config.data.blur_sigma,
+                 config.data.color_jitter_strength)
     decode_on_device = config.data.decode_on == "device"
     dataset = EncodedImageFolder(config.data.root, config.data.split, load_size, config.data.on_bad_image) \
         if decode_on_device else ImageFolderDataset(config.data.root, config.data.split, transform, config.data.on_bad_image)
@@ -76,7 +77,9 @@ def build_loader(config: ExperimentConfig, ctx: DistributedContext) -> tuple[Dat
         decoder = partial(decode_to_squares, device=ctx.device, load_size=load_size,
                           on_bad_image=config.data.on_bad_image) if decode_on_device else None
         loader = DeviceViewLoader(loader, BatchTwoViews(config.data.image_size, config.data.augment,
-                                                        config.data.min_crop_scale), ctx.device, decoder)
+                                                        config.data.min_crop_scale, config.data.blur_sigma,
+                                                        config.data.color_jitter_strength),
+                                  ctx.device, decoder)
     return loader, sampler
 
 

@@ -1,12 +1,6 @@
 # Functions of rules/evaluate.smk (snakemake --lint: rule files hold rules, functions live here).
 
 
-def ev_kind(variant):
-    """'game' or 'simclr': the variant's model.kind, else training.defaults', else emcom's default (game)."""
-    defaults = config["training"].get("defaults", {}).get("model", {})
-    return config["training"]["variants"][variant].get("model", {}).get("kind", defaults.get("kind", "game"))
-
-
 def evaluation_outputs():
     """Every evaluation summary and protocol analysis (rule all)."""
     return [

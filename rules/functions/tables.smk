@@ -1,13 +1,6 @@
 # Functions of rules/tables.smk (snakemake --lint: rule files hold rules, functions live here).
 
 
-def variant_kind(variant):
-    """'game' or 'simclr': the variant's model.kind, else the defaults', else emcom's default (game)."""
-    overrides = config["training"]["variants"][variant].get("model", {})
-    defaults = config["training"].get("defaults", {}).get("model", {})
-    return overrides.get("kind", defaults.get("kind", "game"))
-
-
 def vocab_size():
     """The games' vocabulary: SimCLR_kmeans with this k is the row compared with the paper's (k = |V|)."""
     return config["training"].get("defaults", {}).get("model", {}).get("vocab_size", 2048)
