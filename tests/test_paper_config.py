@@ -65,6 +65,14 @@ def test_precision_and_ntxent_follow_the_authors_runs(paper):
     assert _run_config(_workflow_config(), "simclr").model.ntxent_variant == "standard"  # the embedded default
 
 
+def test_paper_config_trains_with_the_papers_augmentations(paper):
+    """config.yaml's demo softens the augmentations (docs/calibration.md); the paper's run must not inherit that."""
+    for variant in PAPER_VARIANTS:
+        data = _run_config(paper, variant).data
+        assert (data.color_jitter_strength, data.blur_sigma, data.min_crop_scale) == (1.0, [0.1, 2.0], 0.08), variant
+        assert data.augment_on == "workers" and data.image_size == 224, variant
+
+
 def test_appendix_seeds_are_a_switch_of_the_paper_config(paper):
     assert with_extra_seeds(paper["training"]).keys() == set(PAPER_VARIANTS)  # off by default
     switched = copy.deepcopy(paper)
