@@ -40,7 +40,7 @@ rule evaluate:
         test_set="|".join(EVALUATION["test_sets"]),
     conda:
         "../envs/emcom.yaml"
-    threads: 2
+    threads: EVALUATION["threads"]
     params:
         dataset_root=lambda wildcards, input: os.path.dirname(input.dataset),  # = <datasets>/<name>
         evaluation=EVALUATION,
@@ -66,7 +66,7 @@ rule kmeans:
         k=r"\d+",
     conda:
         "../envs/emcom.yaml"
-    threads: 2
+    threads: EVALUATION["threads"]
     params:
         dataset_root=lambda wildcards, input: os.path.dirname(input.dataset),  # = <datasets>/<name>
         analysis=ANALYSIS,
@@ -108,7 +108,7 @@ rule analyse:
         test_set="|".join(ANALYSIS["test_sets"]),
     conda:
         "../envs/emcom.yaml"
-    threads: 2
+    threads: ANALYSIS["threads"]
     params:
         column=lambda wildcards: EV_PROTOCOLS[wildcards.protocol][1],
         analysis=ANALYSIS,

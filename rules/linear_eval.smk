@@ -38,7 +38,7 @@ rule linear_features:
         f"{LOGS}/linear_features/{{model}}.{{le_dataset}}.{{split}}.benchmark.tsv"
     conda:
         "../envs/emcom.yaml"
-    threads: 2  # capped at --cores by local runs; no workflow.cores: SLURM and --report runs have none
+    threads: LINEAR_EVAL["threads"]  # capped at --cores by local runs
     params:
         spec=lambda wildcards: le_spec(wildcards.le_dataset),
         random_init_seed=lambda wildcards: LINEAR_EVAL["random_init_seed"] if wildcards.model == LE_RANDOM else None,
@@ -59,7 +59,7 @@ rule linear_eval:
         f"{LOGS}/linear_eval/{{model}}.{{le_dataset}}.benchmark.tsv"
     conda:
         "../envs/emcom.yaml"
-    threads: 2  # capped at --cores by local runs; no workflow.cores: SLURM and --report runs have none
+    threads: LINEAR_EVAL["threads"]  # capped at --cores by local runs
     params:
         spec=lambda wildcards: le_spec(wildcards.le_dataset),
         random_init_seed=lambda wildcards: LINEAR_EVAL["random_init_seed"] if wildcards.model == LE_RANDOM else None,
