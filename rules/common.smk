@@ -40,6 +40,11 @@ def variant_kind(variant):
     return config["training"]["variants"][variant].get("model", {}).get("kind", defaults.get("kind", "game"))
 
 
+def gpu_resources(gpus):
+    """A job's GPU request (the SLURM plugin turns it into --gpus): none when `gpus` is 0."""
+    return {"gpu": gpus} if gpus else {}
+
+
 def dataset_manifest(name):
     """The file that marks dataset `name` as built (its per-split counts)."""
     return f"{DATASETS}/{name}/manifest.json"

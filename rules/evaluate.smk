@@ -41,6 +41,8 @@ rule evaluate:
     conda:
         "../envs/emcom.yaml"
     threads: EVALUATION["threads"]
+    resources:
+        **gpu_resources(EVALUATION["gpus"]),
     params:
         dataset_root=lambda wildcards, input: os.path.dirname(input.dataset),  # = <datasets>/<name>
         evaluation=EVALUATION,
@@ -67,6 +69,8 @@ rule kmeans:
     conda:
         "../envs/emcom.yaml"
     threads: EVALUATION["threads"]
+    resources:
+        **gpu_resources(EVALUATION["gpus"]),
     params:
         dataset_root=lambda wildcards, input: os.path.dirname(input.dataset),  # = <datasets>/<name>
         analysis=ANALYSIS,

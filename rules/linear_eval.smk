@@ -39,6 +39,8 @@ rule linear_features:
     conda:
         "../envs/emcom.yaml"
     threads: LINEAR_EVAL["threads"]  # capped at --cores by local runs
+    resources:
+        **gpu_resources(LINEAR_EVAL["gpus"]),
     params:
         spec=lambda wildcards: le_spec(wildcards.le_dataset),
         random_init_seed=lambda wildcards: LINEAR_EVAL["random_init_seed"] if wildcards.model == LE_RANDOM else None,
@@ -60,6 +62,8 @@ rule linear_eval:
     conda:
         "../envs/emcom.yaml"
     threads: LINEAR_EVAL["threads"]  # capped at --cores by local runs
+    resources:
+        **gpu_resources(LINEAR_EVAL["gpus"]),
     params:
         spec=lambda wildcards: le_spec(wildcards.le_dataset),
         random_init_seed=lambda wildcards: LINEAR_EVAL["random_init_seed"] if wildcards.model == LE_RANDOM else None,

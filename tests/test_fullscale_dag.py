@@ -70,6 +70,14 @@ def test_full_scale_plan_trains_five_models_as_16_task_jobs(tmp_path):
     for job in planned:
         if job["rule"] != "all":
             assert "runtime" in job["resources"] and "mem_mb" in job["resources"], job
+    # evaluation, k-means and Table 3's jobs each get a GPU (config/imagenet.yaml: evaluation/linear_eval.gpus)
+    gpu_rules = {"evaluate", "kmeans", "linear_features", "linear_eval"}
+    assert gpu_rules <= rules
+    for job in planned:
+        if job["rule"] in gpu_rules:
+            assert job["resources"].get("gpu") == "1", job
+        elif job["rule"] != "train":
+            assert "gpu" not in job["resources"], job
 
 
 def test_missing_imagenet_folder_stops_before_any_job(tmp_path):
