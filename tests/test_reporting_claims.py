@@ -23,6 +23,12 @@ def verdicts(evaluations, analyses, paper, table3=None, **settings):
     return {c["id"]: c["verdict"] for c in result["claims"]}
 
 
+def with_scores(analyses, protocol, test_set, nmi, wnsim, scores=("nmi", "wnsim")):
+    """``analyses`` with ``scores`` of protocol/test_set set as :func:`analysis` builds them (None = NS)."""
+    built = analysis("x", test_set, 2000, nmi, wnsim)
+    return replace(analyses, "protocol", protocol, test_set, **{k: built[k] for k in scores})
+
+
 def replace(records, name_key, name, test_set, **changes):
     out = []
     for r in records:
@@ -72,11 +78,9 @@ def test_aug_games_must_beat_simclr_disc_on_each_test_set(paper):
 def test_aug_protocols_must_exceed_the_null_more_than_noaug_shared(paper):
     evaluations, analyses = paper_like_run()
     # −aug +shared is NS in the paper (excess 0); give its OOD WNSim an excess above game_aug_shared's (0.25 - 0.05)
-    strong = replace(analyses, "protocol", "game_noaug_shared", "ood",
-                     **{k: v for k, v in analysis("x", "ood", 2000, None, 0.26).items() if k == "wnsim"})
+    strong = with_scores(analyses, "game_noaug_shared", "ood", None, 0.26, scores=("wnsim",))
     assert verdicts(evaluations, strong, paper)["aug_protocols_more_category_related"] == FAILS
-    weaker = replace(analyses, "protocol", "game_noaug_shared", "ood",
-                     **{k: v for k, v in analysis("x", "ood", 2000, None, 0.24).items() if k == "wnsim"})
+    weaker = with_scores(analyses, "game_noaug_shared", "ood", None, 0.24, scores=("wnsim",))
     assert verdicts(evaluations, weaker, paper)["aug_protocols_more_category_related"] == HOLDS
 
 
@@ -99,24 +103,20 @@ def test_noise_claims_are_checked_per_noise_definition(paper):
 
 def test_significance_claims(paper):
     evaluations, analyses = paper_like_run()
-    significant_shared = replace(analyses, "protocol", "game_noaug_shared", "ood",
-                                 **{k: v for k, v in analysis("x", "ood", 2000, 0.3, None).items() if k in ("nmi", "wnsim")})
+    significant_shared = with_scores(analyses, "game_noaug_shared", "ood", 0.3, None)
     result = verdicts(evaluations, significant_shared, paper)
     assert result["noaug_shared_not_significant"] == FAILS  # its nMI became significant
-    ns_aug = replace(analyses, "protocol", "game_aug_shared", "val",
-                     **{k: v for k, v in analysis("x", "val", 2000, 0.5, None).items() if k in ("nmi", "wnsim")})
+    ns_aug = with_scores(analyses, "game_aug_shared", "val", 0.5, None)
     result = verdicts(evaluations, ns_aug, paper)
     assert result["aug_protocols_significant"] == FAILS  # its WNSim became NS
     assert result["noaug_shared_not_significant"] == HOLDS
-    ns_kmeans = replace(analyses, "protocol", "simclr_kmeans_k2048", "val",
-                        **{k: v for k, v in analysis("x", "val", 2000, None, 0.2).items() if k in ("nmi", "wnsim")})
+    ns_kmeans = with_scores(analyses, "simclr_kmeans_k2048", "val", None, 0.2)
     assert verdicts(evaluations, ns_kmeans, paper)["other_protocols_significant"] == FAILS
 
 
 def test_kmeans_closeness_uses_the_configured_tolerance(paper):
     evaluations, analyses = paper_like_run()
-    far = replace(analyses, "protocol", "simclr_kmeans_k2048", "val",
-                  **{k: v for k, v in analysis("x", "val", 2000, 0.59 + 0.04, 0.18).items() if k in ("nmi", "wnsim")})
+    far = with_scores(analyses, "simclr_kmeans_k2048", "val", 0.59 + 0.04, 0.18)
     # game_aug_shared val nMI 0.56: kmeans 0.63 is 0.07 away, over 0.05
     assert verdicts(evaluations, far, paper)["kmeans_close_to_aug_games"] == FAILS
     assert verdicts(evaluations, far, paper, close_nmi=0.08)["kmeans_close_to_aug_games"] == HOLDS

@@ -32,12 +32,10 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import roi_align
 
-from emcom.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from emcom.data.transforms import IMAGENET_MEAN, IMAGENET_STD, SIMCLR_BLUR_SIGMA, color_jitter_amounts
 
 CROP_RATIO = (3 / 4, 4 / 3)
-JITTER_STRENGTH = (0.8, 0.8, 0.8, 0.2)  # brightness, contrast, saturation, hue
 JITTER_P, GRAYSCALE_P, BLUR_P, FLIP_P = 0.8, 0.2, 0.5, 0.5
-BLUR_SIGMA = (0.1, 2.0)
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's rgb_to_grayscale
 BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)
 
@@ -94,7 +92,7 @@ def sample_crop_boxes(heights: torch.Tensor, widths: torch.Tensor, generator: to
 
 def sample_view_params(heights: torch.Tensor, widths: torch.Tensor, generator: torch.Generator,
                        min_crop_scale: float = 0.08,
-                       blur_sigma: tuple[float, float] = BLUR_SIGMA,
+                       blur_sigma: tuple[float, float] = SIMCLR_BLUR_SIGMA,
                        color_jitter_strength: float = 1.0) -> ViewParams:
     """Draw one SimCLR view's parameters for B images of the given original sizes ((B,) each)."""
     b = heights.shape[0]
@@ -106,7 +104,7 @@ def sample_view_params(heights: torch.Tensor, widths: torch.Tensor, generator: t
         return torch.rand(b, generator=generator) < p
 
     boxes = sample_crop_boxes(heights, widths, generator, scale=(min_crop_scale, 1.0))
-    strength = [amount * color_jitter_strength for amount in JITTER_STRENGTH]
+    strength = color_jitter_amounts(color_jitter_strength)  # brightness, contrast, saturation, hue
     factors = torch.stack([uniform(max(0.0, 1 - strength[0]), 1 + strength[0]),
                            uniform(max(0.0, 1 - strength[1]), 1 + strength[1]),
                            uniform(max(0.0, 1 - strength[2]), 1 + strength[2]),
@@ -246,7 +244,7 @@ class BatchTwoViews:
     """
 
     def __init__(self, image_size: int, augment: bool, min_crop_scale: float = 0.08,
-                 blur_sigma: tuple[float, float] = BLUR_SIGMA, color_jitter_strength: float = 1.0):
+                 blur_sigma: tuple[float, float] = SIMCLR_BLUR_SIGMA, color_jitter_strength: float = 1.0):
         self.image_size, self.augment, self.min_crop_scale = image_size, augment, min_crop_scale
         self.blur_sigma, self.color_jitter_strength = tuple(blur_sigma), color_jitter_strength
 
