@@ -10,6 +10,9 @@ from torchvision.transforms.v2 import functional as TF
 from emcom.data import batch_augment as ba
 from emcom.data.transforms import IMAGENET_MEAN, IMAGENET_STD, gaussian_kernel_size
 
+# The whole-view check also runs on CUDA where there is one (the device call of benchmarks/gpu_all.sh):
+# the parameters are drawn on the host and must reach the kernels on the right side.
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 N = 20_000  # images per distribution check: a proportion's standard error is < 0.0036
 N_REFERENCE = 4_000  # torchvision's own draws (one Python call each)
 
@@ -107,13 +110,14 @@ def _reference_view(image: torch.Tensor, p: ba.ViewParams, i: int, size: int) ->
     return TF.normalize(out, list(IMAGENET_MEAN), list(IMAGENET_STD))
 
 
-def test_whole_view_matches_torchvision_applied_image_by_image():
+@pytest.mark.parametrize("device", DEVICES)
+def test_whole_view_matches_torchvision_applied_image_by_image(device):
     """Same parameters, same result: ops in each image's own jitter order, grayscale, blur, flip."""
     images = (_images(b=16, size=32, seed=3) * 255).round().to(torch.uint8)
     sizes = torch.full((16, 2), 32)
     params = ba.sample_view_params(sizes[:, 0], sizes[:, 1], torch.Generator().manual_seed(4))
     params.boxes[:8] = torch.tensor([0.0, 0.0, 32.0, 32.0])  # full-image crops: roi_align is then exact
-    out = ba.augment_batch(images, sizes, params, 32)
+    out = ba.augment_batch(images.to(device), sizes, params, 32).cpu()
     assert out.shape == (16, 3, 32, 32) and out.dtype == torch.float32
     for i in range(16):
         expected = _reference_view(images[i].float() / 255, params, i, 32)

@@ -12,6 +12,9 @@ from emcom.data.gpu_decode import EncodedImageFolder, collate_encoded, decode_to
 from emcom.distributed import DistributedContext
 
 CPU = torch.device("cpu")
+# nvJPEG is the path this module exists for: where a GPU is present (the device call of benchmarks/gpu_all.sh)
+# the decoding tests run there too.
+DEVICES = [CPU] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture
@@ -35,10 +38,12 @@ def _items(root, on_bad_image="error"):
     return dataset, collate_encoded([dataset[i] for i in range(len(dataset))])
 
 
-def test_decoded_squares_match_the_worker_path(mixed_folder):
+@pytest.mark.parametrize("device", DEVICES, ids=str)
+def test_decoded_squares_match_the_worker_path(mixed_folder, device):
     dataset, (items, labels) = _items(mixed_folder)
     assert sum(item.encoded is not None for item in items) == 8 and sum(item.square is not None for item in items) == 2
-    images, sizes, kept = decode_to_squares(items, CPU, 16)
+    images, sizes, kept = decode_to_squares(items, device, 16)
+    images, sizes, kept = images.cpu(), sizes.cpu(), kept.cpu()
     assert images.shape == (10, 3, 16, 16) and images.dtype == torch.uint8 and kept.tolist() == list(range(10))
     load = LoadResized(16)
     for i, sample in enumerate(dataset.samples):
@@ -49,13 +54,14 @@ def test_decoded_squares_match_the_worker_path(mixed_folder):
         assert (images[i].float() - expected.float()).abs().mean() < 2.5, sample.path
 
 
-def test_undecodable_jpeg_follows_on_bad_image(mixed_folder):
+@pytest.mark.parametrize("device", DEVICES, ids=str)
+def test_undecodable_jpeg_follows_on_bad_image(mixed_folder, device):
     bad = mixed_folder / "train" / "n00000001" / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 10)
     _, (items, _) = _items(mixed_folder)
     with pytest.raises(BadImageError, match="broken.jpg"):
-        decode_to_squares(items, CPU, 16, on_bad_image="error")
-    images, sizes, kept = decode_to_squares(items, CPU, 16, on_bad_image="skip")
+        decode_to_squares(items, device, 16, on_bad_image="error")
+    images, sizes, kept = decode_to_squares(items, device, 16, on_bad_image="skip")
     broken = [i for i, item in enumerate(items) if item.path.endswith("broken.jpg")]
     assert images.shape[0] == len(items) - 1 and broken[0] not in kept.tolist() and len(sizes) == len(kept)
 

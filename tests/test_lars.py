@@ -10,14 +10,19 @@ from torch import nn
 from emcom.training.lars import FusedLars
 from emcom.training.optim import build_lars, parameter_groups
 
+# The equality tests also run on CUDA where there is one (the device call of benchmarks/gpu_all.sh runs them):
+# the fused kernels take other code paths there (foreach CUDA kernels, the GradScaler's found_inf on device).
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
 HYPER = dict(lr=2.4, momentum=0.9, trust_coeff=1e-3, eps=1e-8, trust_clip=False, always_adapt=True)
 
 
-def small_game() -> torch.nn.Module:
+def small_game(device: str = "cpu") -> torch.nn.Module:
     """A tiny CNN with the parameter kinds of the real ones: conv/linear weights (decayed), BN and biases."""
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, bias=False),
-                         nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 5))
+                         nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(8, 5)).to(device)
 
 
 def twin(optimizer_class, model, weight_decay=1e-2, **overrides):
@@ -30,7 +35,8 @@ def loss_of(model, step: int) -> torch.Tensor:
     """A classification loss on batch number ``step`` (the same batch for every twin)."""
     generator = torch.Generator().manual_seed(step)
     images, labels = torch.randn(16, 3, 12, 12, generator=generator), torch.randint(5, (16,), generator=generator)
-    return nn.functional.cross_entropy(model(images), labels)
+    device = next(model.parameters()).device
+    return nn.functional.cross_entropy(model(images.to(device)), labels.to(device))
 
 
 def run_steps(model, optimizer, steps, scaler=None, first_step=0, poison=()):
@@ -48,9 +54,18 @@ def run_steps(model, optimizer, steps, scaler=None, first_step=0, poison=()):
             scaler.update()
 
 
+@pytest.fixture(autouse=True)
+def deterministic_cudnn():
+    """Twin models must get bit-identical gradients on CUDA too: cuDNN's default algorithms may not."""
+    saved = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    yield
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
+
+
 def assert_same(model_a, opt_a, model_b, opt_b):
     for (name, p), q in zip(model_a.named_parameters(), model_b.parameters()):
-        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7, msg=name)
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7, msg=lambda detail, name=name: f"{name}: {detail}")
     for p, q in zip(model_a.parameters(), model_b.parameters()):
         buf_a, buf_b = opt_a.state[p].get("momentum_buffer"), opt_b.state[q].get("momentum_buffer")
         assert (buf_a is None) == (buf_b is None)
@@ -58,8 +73,9 @@ def assert_same(model_a, opt_a, model_b, opt_b):
             torch.testing.assert_close(buf_a, buf_b, rtol=1e-5, atol=1e-7)
 
 
-def test_several_steps_equal_timm_lars_with_two_groups():
-    model = small_game()
+@pytest.mark.parametrize("device", DEVICES)
+def test_several_steps_equal_timm_lars_with_two_groups(device):
+    model = small_game(device)
     fused_model, fused = twin(FusedLars, model)
     timm_model, reference = twin(Lars, model)
     assert [len(g["params"]) for g in fused.param_groups] == [len(g["params"]) for g in reference.param_groups]
@@ -82,11 +98,12 @@ def test_the_other_timm_options_match_too(weight_decay, overrides):
     assert_same(fused_model, fused, timm_model, reference)
 
 
-def test_equal_under_grad_scaler_including_a_skipped_overflow_step():
-    model = small_game()
+@pytest.mark.parametrize("device", DEVICES)
+def test_equal_under_grad_scaler_including_a_skipped_overflow_step(device):
+    model = small_game(device)
     fused_model, fused = twin(FusedLars, model)
     timm_model, reference = twin(Lars, model)
-    scalers = [torch.amp.GradScaler("cpu", init_scale=2.0**10) for _ in range(2)]
+    scalers = [torch.amp.GradScaler(device, init_scale=2.0**10) for _ in range(2)]
     run_steps(fused_model, fused, 5, scalers[0], poison={0, 3})
     run_steps(timm_model, reference, 5, scalers[1], poison={0, 3})
     assert scalers[0].get_scale() == scalers[1].get_scale() == 2.0**8  # two overflows halved it twice
