@@ -6,10 +6,13 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from data_fixtures import REPO
+from emcom.data.compositing import background_pool
 from emcom.data.debian import iter_deb_files
 from emcom.data.folder import ImageFolderDataset, read_classes
 from emcom.data.splits import choose_ood_classes, related_groups
@@ -105,6 +108,23 @@ def test_same_seed_same_bytes_whatever_the_number_of_processes(built, fake_stamp
     assert _digest(tmp_path / "again") == _digest(built)
 
 
+def test_background_pool_shares_backgrounds_across_classes_and_splits(fake_stamps, nltk_data, tmp_path):
+    """With background_pool: 2 every image of every split sits on one of two backgrounds (seen at a
+    corner the stamp rarely covers); without, nearly every image has its own."""
+    def corners(root: Path) -> list[bytes]:
+        return [np.asarray(Image.open(path).convert("RGB"))[:3, :3].tobytes() for path in sorted(root.rglob("*.png"))]
+
+    build(tmp_path / "pooled", fake_stamps, nltk_data, background_pool=2)
+    pooled = corners(tmp_path / "pooled")
+    pool = {entry[:3, :3].tobytes() for entry in background_pool(SMALL["seed"], 2, SMALL["image_size"])}
+    on_pool = [corner in pool for corner in pooled]
+    assert len(pooled) > 20 and sum(on_pool) > 0.7 * len(pooled)  # the rest: a stamp over the corner
+    assert all(sum(corner == c for corner in pooled) > len(pooled) / 5 for c in pool)
+    build(tmp_path / "own", fake_stamps, nltk_data)
+    own = corners(tmp_path / "own")
+    assert len(set(own)) > 0.8 * len(own)
+
+
 def test_composite_generator_depends_on_seed_split_and_index():
     a, b = composite_rng(5, "train", "x.png", 0), composite_rng(6, "train", "x.png", 0)
     assert a.random() != b.random()
@@ -166,6 +186,8 @@ def test_stamp_absent_from_the_package_is_named_and_nothing_is_left(fake_stamps,
 def test_unknown_config_key_is_named():
     with pytest.raises(ValueError, match="stamps.image_sise"):
         StampsConfig.from_mapping({"image_sise": 32})
+    with pytest.raises(ValueError, match="stamps.background_pool"):
+        StampsConfig.from_mapping({"background_pool": -1})
 
 
 def test_curated_table_matches_the_real_package(wordnet, deb_cache):

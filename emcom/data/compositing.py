@@ -104,14 +104,23 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def composite(
-    stamp: Image.Image, rng: np.random.Generator, size: int, placement: Placement = Placement()
-) -> Image.Image:
-    """Paste ``stamp`` (RGBA, from :func:`prepare_stamp`) onto a random background: RGB size x size.
+def background_pool(seed: int, count: int, size: int) -> np.ndarray:
+    """``count`` backgrounds drawn once from ``seed``: uint8 array (count, size, size, 3)."""
+    return np.stack([background(np.random.default_rng([seed, 0x6B67, index]), size) for index in range(count)])
 
-    Random scale, horizontal flip, rotation and position, in that order, all drawn from ``rng``.
+
+def composite(
+    stamp: Image.Image, rng: np.random.Generator, size: int, placement: Placement = Placement(),
+    backgrounds: np.ndarray | None = None,
+) -> Image.Image:
+    """Paste ``stamp`` (RGBA, from :func:`prepare_stamp`) onto a background: RGB size x size.
+
+    The background is a new random one, or, with ``backgrounds`` (N, size, size, 3) from
+    :func:`background_pool`, one of those N chosen by ``rng``. Then random scale, horizontal flip,
+    rotation and position, in that order, all drawn from ``rng``.
     """
-    canvas = Image.fromarray(background(rng, size), "RGB")
+    pixels = background(rng, size) if backgrounds is None else backgrounds[int(rng.integers(len(backgrounds)))]
+    canvas = Image.fromarray(pixels, "RGB")
     longest = max(2, round(size * rng.uniform(*placement.scale)))
     factor = longest / max(stamp.size)
     cutout = stamp.resize(

@@ -34,7 +34,7 @@ from typing import Any, Iterator, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from emcom.data.compositing import composite, prepare_stamp
+from emcom.data.compositing import background_pool, composite, prepare_stamp
 from emcom.data.debian import deb_version, fetch_deb, iter_deb_files
 from emcom.data.folder import read_tsv
 from emcom.data.manifest import write_classes, write_manifest
@@ -65,6 +65,10 @@ class StampsConfig:
     ood_per_stamp: int = 16
     ood_fraction: float = 0.2
     seed: int = 0
+    # 0: every composite gets a background of its own. N > 0: N backgrounds drawn once and shared by
+    # all composites of all splits, so that a background cannot tell one image from the others in a
+    # batch (docs/calibration.md: with a background each, the symbols named the backgrounds).
+    background_pool: int = 0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "StampsConfig":
@@ -76,6 +80,8 @@ class StampsConfig:
         for key in ("image_size", "train_per_stamp", "val_per_stamp", "ood_per_stamp"):
             if int(getattr(config, key)) < 1:
                 raise ValueError(f"config key stamps.{key} must be >= 1, got {getattr(config, key)!r}")
+        if int(config.background_pool) < 0:
+            raise ValueError(f"config key stamps.background_pool must be >= 0, got {config.background_pool!r}")
         if not 0 < config.ood_fraction < 1:
             raise ValueError(f"config key stamps.ood_fraction must be in (0, 1), got {config.ood_fraction!r}")
         return config
@@ -121,6 +127,7 @@ class _StampJob:
     image_size: int
     working_size: int
     seed: int
+    background_pool: int = 0
 
 
 def _key(text: str) -> int:
@@ -136,11 +143,14 @@ def composite_rng(seed: int, split: str, stamp_path: str, index: int) -> np.rand
 def _render(job: _StampJob) -> tuple[str, int]:
     stamp = prepare_stamp(job.png, job.working_size, name=job.path)
     stem = job.path[: -len(".png")].replace("/", "-")
+    # the same pool in every job: drawn from the dataset seed alone (cheap: N small arrays)
+    backgrounds = background_pool(job.seed, job.background_pool, job.image_size) if job.background_pool else None
     written = 0
     for split, count, folder in job.outputs:
         folder.mkdir(parents=True, exist_ok=True)
         for index in range(count):
-            image = composite(stamp, composite_rng(job.seed, split, job.path, index), job.image_size)
+            image = composite(stamp, composite_rng(job.seed, split, job.path, index), job.image_size,
+                              backgrounds=backgrounds)
             image.save(folder / f"{stem}_{index:04d}.png")
             written += 1
     return job.path, written
@@ -192,7 +202,8 @@ def build_stamps_dataset(
                         ("train", config.train_per_stamp, root / "train" / wnid),
                         ("val", config.val_per_stamp, root / "val" / wnid),
                     )
-                yield _StampJob(path, png, outputs, config.image_size, config.working_size, config.seed)
+                yield _StampJob(path, png, outputs, config.image_size, config.working_size, config.seed,
+                                config.background_pool)
 
         done, images = set(), 0
         pool = _pool(processes)
