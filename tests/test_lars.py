@@ -87,14 +87,34 @@ def test_several_steps_equal_timm_lars_with_two_groups(device):
     assert_same(fused_model, fused, timm_model, reference)
 
 
-@pytest.mark.parametrize("weight_decay,overrides", [(0.0, {}), (1e-2, {"trust_clip": True}),
-                                                    (1e-2, {"nesterov": True}), (0.0, {"always_adapt": False})])
+@pytest.mark.parametrize("weight_decay,overrides", [
+    (0.0, {}), (1e-2, {"trust_clip": True}), (1e-2, {"nesterov": True}), (0.0, {"always_adapt": False}),
+    (1e-2, {"dampening": 0.3}), (1e-2, {"momentum": 0.0}),
+    (1e-2, {"trust_clip": True, "lr": 1e-4}),  # lr below the trust ratio: the clip bites
+])
 def test_the_other_timm_options_match_too(weight_decay, overrides):
     model = small_game()
     fused_model, fused = twin(FusedLars, model, weight_decay, **overrides)
     timm_model, reference = twin(Lars, model, weight_decay, **overrides)
     run_steps(fused_model, fused, 3)
     run_steps(timm_model, reference, 3)
+    assert_same(fused_model, fused, timm_model, reference)
+
+
+def test_parameters_without_gradient_or_with_a_zero_one_match_too():
+    """A parameter that gets its first gradient late (its momentum buffer starts then) and one whose
+    gradient is all zeros (trust ratio 1 in timm) take the same path in both implementations."""
+    model = small_game()
+    twins = [twin(FusedLars, model), twin(Lars, model)]
+    for step in range(4):
+        for clone, optimizer in twins:
+            optimizer.zero_grad(set_to_none=True)
+            loss_of(clone, step).backward()
+            if step < 2:
+                clone[-1].weight.grad = None  # no gradient yet: no momentum buffer either
+            clone[3].weight.grad.zero_()  # a decayed conv weight: its update is then the weight decay alone
+            optimizer.step()
+    (fused_model, fused), (timm_model, reference) = twins
     assert_same(fused_model, fused, timm_model, reference)
 
 

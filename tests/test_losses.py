@@ -96,7 +96,44 @@ def test_ntxent_perfect_pairs_are_retrieved():
     assert result.accuracy.item() == 1.0
 
 
-@pytest.mark.parametrize("bad", [{"temperature": 0}, {"variant": "other"}])
-def test_ntxent_rejects_bad_arguments(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad,message", [({"temperature": 0}, "temperature must be > 0, got 0"),
+                                         ({"variant": "other"}, "variant must be 'standard' or 'egg', got 'other'")])
+def test_ntxent_rejects_bad_arguments(bad, message):
+    with pytest.raises(ValueError, match=message):
         NTXentLoss(**bad)
+
+
+def test_game_loss_rejects_a_zero_temperature():
+    with pytest.raises(ValueError, match="temperature"):
+        GameLoss(0.0)
+
+
+def test_the_losses_default_to_the_papers_setting():
+    """τ = 0.1 (SPEC.md), the standard NT-Xent, and no cross-process gathering unless asked."""
+    for loss in (GameLoss(), NTXentLoss()):
+        assert loss.temperature == 0.1 and loss.gather_distributed is False
+    assert NTXentLoss().variant == "standard"
+
+
+def test_ntxent_accuracy_counts_the_retrieved_positives():
+    z_a = torch.eye(4)
+    z_b = torch.eye(4)[[0, 1, 3, 2]]  # pairs 2 and 3 swapped: their positives are not the nearest keys
+    assert NTXentLoss(0.1)(z_a, z_b).accuracy.item() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("variant", ["standard", "egg"])
+def test_build_objective_applies_the_configured_loss_to_the_models_output(variant):
+    from emcom.config import ModelConfig
+    from emcom.losses.objective import build_objective
+    from emcom.models import GameOutput, SimCLROutput
+
+    torch.manual_seed(0)
+    a, b = torch.randn(6, 5), torch.randn(6, 5)
+    simclr = build_objective(ModelConfig(kind="simclr", similarity_temperature=0.3, ntxent_variant=variant))
+    expected = NTXentLoss(0.3, variant)(a, b)
+    got = simclr(SimCLROutput(a, b))
+    assert torch.equal(got.loss, expected.loss) and torch.equal(got.accuracy, expected.accuracy)
+    assert not torch.equal(simclr(SimCLROutput(b, a)).loss, NTXentLoss(0.1, variant)(b, a).loss)
+    game = build_objective(ModelConfig(kind="game", similarity_temperature=0.3))
+    output = GameOutput(message_embedding=a, receiver_vectors=b, logits=None, message=None)
+    assert torch.equal(game(output).loss, GameLoss(0.3)(a, b).loss)
