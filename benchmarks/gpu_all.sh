@@ -2,8 +2,10 @@
 # Every GPU measurement of issue #9 in one device call (< 8 min on one H100/H200; each part prints a table):
 #   1. train step vs floor per variant, ResNet-50 224 px batch 128 fp16, fused and timm LARS interleaved
 #   2. the LARS step alone, fused vs timm
-#   3. end to end from 6,400 synthetic 320 px JPEGs: decode / views / step stages, then -aug and +aug
-#      with views made in workers, on the device, and with nvJPEG decoding on the device
+#   3. end to end from 25,600 synthetic 320 px JPEGs: decode / views / step stages, then -aug and +aug
+#      with views made in workers, on the device, and with nvJPEG decoding on the device, in steady
+#      state (a 30- and a 150-step epoch differenced: 15 workers prefetch 30 batches, so a short epoch
+#      alone measures the pipeline's start, not its rate)
 # Usage: bash benchmarks/gpu_all.sh [OUT_DIR]     (tables also written to OUT_DIR/gpu_all.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,9 +27,9 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
   timeout 45 "$PY" benchmarks/lars_step.py --device cuda --backbone resnet50 --steps 20 --repeats 5 \
       || echo "(LARS benchmark failed: $?)"
   echo
-  echo "## 3. end to end (end_to_end.py), 6,400 JPEGs of 320 px"
-  [ -d /tmp/emcom-jpegs/train ] || "$PY" benchmarks/jpeg_set.py /tmp/emcom-jpegs --classes 50 --per-class 128 --size 320
-  timeout 210 "$PY" benchmarks/end_to_end.py --config benchmarks/configs/gpu_resnet50.yaml --device cuda \
-      --steps 25 --repeats 1 --modes "-aug workers" "+aug workers" "+aug device" "+aug device+decode" \
+  echo "## 3. end to end (end_to_end.py), 25,600 JPEGs of 320 px"
+  [ -d /tmp/emcom-jpegs/train ] || "$PY" benchmarks/jpeg_set.py /tmp/emcom-jpegs --classes 50 --per-class 512 --size 320
+  timeout 240 "$PY" benchmarks/end_to_end.py --config benchmarks/configs/gpu_resnet50.yaml --device cuda \
+      --steps 150 --repeats 1 --modes "-aug workers" "+aug workers" "+aug device" "+aug device+decode" \
       || echo "(end-to-end benchmark failed: $?)"
 } 2>&1 | tee "$LOG"
