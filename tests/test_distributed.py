@@ -75,6 +75,20 @@ def _rank_reference(monkeypatch, name, full, rank, world, batch=4):
     return value.detach(), {k: v.grad for k, v in local.items()}
 
 
+@pytest.mark.parametrize("name", ["game", "ntxent"])
+@pytest.mark.parametrize("world", [2, 3])
+def test_simulated_ranks_losses_average_to_the_single_process_loss(monkeypatch, name, world):
+    """In one process, each rank's loss with the gather simulated (its own rows, the others' as
+    constants): their mean is the loss of one process over the whole batch. Checks the rank offsets
+    and the self/positive indices of the gathered branch fast (the slow test above spawns processes)."""
+    torch.manual_seed(world)
+    full = {"queries": torch.randn(4 * world, 6), "keys": torch.randn(4 * world, 6)}
+    single = (GameLoss(0.1) if name == "game" else NTXentLoss(0.1))(full["queries"], full["keys"]).loss
+    losses = [_rank_reference(monkeypatch, name, full, rank, world)[0] for rank in range(world)]
+    assert torch.allclose(sum(losses) / world, single, atol=1e-6)
+    assert not torch.allclose(losses[0], losses[-1])  # the ranks do see different targets
+
+
 @pytest.mark.slow
 def test_gathered_negatives_carry_no_gradient_to_other_ranks(tmp_path, monkeypatch):
     """The authors' gather: remote candidates without gradient, local chunk with it (SPEC.md)."""

@@ -161,6 +161,39 @@ def test_param_groups_read_like_timms():
         build_lars(model, lr=1.0, momentum=0.9, weight_decay=0.0, trust_coefficient=1e-3, impl="apex")
 
 
+def test_defaults_and_argument_checks_are_timms():
+    """FusedLars(params) alone means what Lars(params) means; bad arguments fail with timm's messages."""
+    params = list(small_game().parameters())
+    assert FusedLars(params).defaults == {**Lars(params).defaults, "foreach": None}
+    assert FusedLars(params, lr=0.0).defaults["lr"] == 0.0  # zero is allowed, as in timm
+    assert FusedLars(params, foreach=True).defaults["foreach"] is True  # kept for timm's state dicts
+    bad = [{"lr": -0.1}, {"momentum": -0.5}, {"weight_decay": -1e-4}, {"nesterov": True, "momentum": 0.0},
+           {"nesterov": True, "momentum": 0.9, "dampening": 0.1}]
+    for kwargs in bad:
+        with pytest.raises(ValueError) as reference:
+            Lars(params, **kwargs)
+        with pytest.raises(ValueError, match=f"^{reference.value}$"):
+            FusedLars(params, **kwargs)
+
+
+def test_parameters_of_two_dtypes_match_timm():
+    """Norms of several dtypes cannot be stacked in one tensor: that path is checked against timm too."""
+    model = small_game()
+    model[-1].double()  # the head in float64, the rest in float32
+    twins = [twin(FusedLars, model), twin(Lars, model)]
+    for step in range(3):
+        for clone, optimizer in twins:
+            optimizer.zero_grad(set_to_none=True)
+            generator = torch.Generator().manual_seed(step)
+            images, labels = torch.randn(16, 3, 12, 12, generator=generator), torch.randint(5, (16,), generator=generator)
+            features = clone[:-1](images)
+            nn.functional.cross_entropy(clone[-1](features.double()), labels).backward()
+            optimizer.step()
+    (fused_model, fused), (timm_model, reference) = twins
+    assert {p.dtype for p in fused_model.parameters()} == {torch.float32, torch.float64}
+    assert_same(fused_model, fused, timm_model, reference)
+
+
 def test_step_never_reads_a_tensor_back_to_the_host(monkeypatch):
     """No .item()/bool()/float() on a tensor inside step(): on CUDA each would stall the stream."""
     model = small_game()

@@ -137,3 +137,23 @@ def test_build_objective_applies_the_configured_loss_to_the_models_output(varian
     game = build_objective(ModelConfig(kind="game", similarity_temperature=0.3))
     output = GameOutput(message_embedding=a, receiver_vectors=b, logits=None, message=None)
     assert torch.equal(game(output).loss, GameLoss(0.3)(a, b).loss)
+
+
+@pytest.mark.parametrize("kind", ["game", "simclr"])
+def test_build_objective_gathers_across_processes_only_when_asked(monkeypatch, kind):
+    """The trainer asks for the gather when world_size > 1: the flag must reach the loss."""
+    from emcom.config import ModelConfig
+    from emcom.losses import game_loss, ntxent_loss
+    from emcom.losses.objective import build_objective
+    from emcom.models import GameOutput, SimCLROutput
+
+    gathered = []
+    module = game_loss if kind == "game" else ntxent_loss
+    monkeypatch.setattr(module, "gather_negatives", lambda t: gathered.append(t) or t)
+    monkeypatch.setattr(module, "world_size", lambda: 2, raising=False)  # NT-Xent gathers only with > 1 process
+    a, b = torch.randn(4, 5), torch.randn(4, 5)
+    output = GameOutput(a, b, None, None) if kind == "game" else SimCLROutput(a, b)
+    build_objective(ModelConfig(kind=kind))(output)
+    assert gathered == []
+    build_objective(ModelConfig(kind=kind), gather_distributed=True)(output)
+    assert len(gathered) > 0
