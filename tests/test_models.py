@@ -140,6 +140,23 @@ def test_backbones_map_images_to_features(name, dim):
         assert model.eval()(torch.randn(2, 3, 32, 32)).shape == (2, dim)
 
 
+@pytest.mark.parametrize("name", ["resnet18", "small_resnet"])
+def test_the_stems_keep_or_quarter_the_resolution(name):
+    """low_resolution_stem: a 3×3/1 convolution (no bias, BatchNorm follows) and no max-pool keep 32 px
+    at 32 × 32 after the stem; the ImageNet stem (7×7/2 + max-pool 3/2) leaves 8 × 8."""
+    for low, side in ((True, 32), (False, 8)):
+        model, _ = build_backbone(name, low_resolution_stem=low)
+        conv = model.conv1 if name == "resnet18" else model.stem[0]
+        assert (conv.kernel_size, conv.stride, conv.bias) == (((3, 3), (1, 1), None) if low else ((7, 7), (2, 2), None))
+        stem = torch.nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool) if name == "resnet18" \
+            else model.stem
+        with torch.no_grad():
+            assert stem.eval()(torch.randn(1, 3, 32, 32)).shape[-2:] == (side, side), (name, low)
+        if low:  # He initialisation for the ReLU that follows, over the output fan as torchvision does
+            expected = (2.0 / (conv.out_channels * 9)) ** 0.5
+            assert abs(conv.weight.std().item() / expected - 1) < 0.2
+
+
 def test_resnet50_is_the_torchvision_architecture():
     model, _ = build_backbone("resnet50")
     assert model.conv1.kernel_size == (7, 7) and isinstance(model.fc, torch.nn.Identity)
