@@ -31,10 +31,15 @@ def twin(optimizer_class, model, weight_decay=1e-2, **overrides):
     return clone, optimizer_class(parameter_groups(clone, weight_decay), **{**HYPER, **overrides})
 
 
-def loss_of(model, step: int) -> torch.Tensor:
-    """A classification loss on batch number ``step`` (the same batch for every twin)."""
+def batch_of(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch number ``step``, the same for every twin: images (16, 3, 12, 12) and labels (16,) in [0, 5)."""
     generator = torch.Generator().manual_seed(step)
-    images, labels = torch.randn(16, 3, 12, 12, generator=generator), torch.randint(5, (16,), generator=generator)
+    return torch.randn(16, 3, 12, 12, generator=generator), torch.randint(5, (16,), generator=generator)
+
+
+def loss_of(model, step: int) -> torch.Tensor:
+    """A classification loss on batch number ``step``."""
+    images, labels = batch_of(step)
     device = next(model.parameters()).device
     return nn.functional.cross_entropy(model(images.to(device)), labels.to(device))
 
@@ -184,8 +189,7 @@ def test_parameters_of_two_dtypes_match_timm():
     for step in range(3):
         for clone, optimizer in twins:
             optimizer.zero_grad(set_to_none=True)
-            generator = torch.Generator().manual_seed(step)
-            images, labels = torch.randn(16, 3, 12, 12, generator=generator), torch.randint(5, (16,), generator=generator)
+            images, labels = batch_of(step)
             features = clone[:-1](images)
             nn.functional.cross_entropy(clone[-1](features.double()), labels).backward()
             optimizer.step()
