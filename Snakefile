@@ -17,6 +17,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/linear_eval.smk"
 include: "rules/tables.smk"
+include: "rules/appendix.smk"
 
 
 rule all:

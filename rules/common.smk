@@ -5,7 +5,7 @@ import sys
 from snakemake.utils import validate
 
 from emcom.config import ConfigError
-from emcom.variants import with_extra_seeds
+from emcom.variants import sweep_variants, with_extra_seeds, with_sweep_variants
 from emcom.workflow_config import check_run_configs, check_workflow_config, check_writable
 
 # Every key of config.yaml and of each variant's run config is checked here, before any job: one
@@ -18,6 +18,9 @@ try:
     check_writable(config)
     # Appendix A.2 seed reruns become ordinary variants, <variant>_seed<seed> (emcom.variants)
     config["training"]["variants"] = with_extra_seeds(config["training"])
+    # Appendix A.5/A.6 sweeps become ordinary variants too, <variant>_vocab<V> / _cand<N> (config appendix:)
+    SWEEP_VARIANTS = sweep_variants(config["training"], config["appendix"])
+    config["training"]["variants"] = with_sweep_variants(config["training"], config["appendix"])
 except ConfigError as error:
     sys.exit(str(error))
 
@@ -27,6 +30,7 @@ LOGS = config["paths"]["logs"]  # per dataset run, like RESULTS (config/imagenet
 DATASETS = f"{RESOURCES}/datasets"
 PYTHON = sys.executable  # the interpreter running snakemake: the project's venv
 VARIANTS = list(config["training"]["variants"])
+SWEPT = [sweep.name for sweep in SWEEP_VARIANTS]  # the appendix sweeps' variants (not in Table 3)
 
 
 wildcard_constraints:
@@ -57,5 +61,6 @@ def get_final_output():
         f"{RESULTS}/training/training.md",
         *evaluation_outputs(),  # rules/evaluate.smk: Table 1-2 evaluation and analysis files
         *report_outputs(),  # rules/tables.smk: Tables 1-2, Figures 3, 4, A.7, claims
+        *appendix_outputs(),  # rules/appendix.smk: Tables A.4-A.6, each only when config appendix: asks
         *expand(f"{RESULTS}/tables/table3.{{ext}}", ext=("md", "csv", "tex")),
     ]

@@ -1,5 +1,6 @@
 # Evaluation and protocol analysis (Tables 1 and 2; emcom/evaluation/, emcom/analysis/):
 #   evaluate   one model x one test set   -> <results>/evaluation/<variant>/<test_set>.{items.tsv.gz,json}
+#              (evaluation.test_sets; with appendix.test_time_augmentation also val_aug, ood_aug)
 #   kmeans     one SimCLR model x one k    -> <results>/kmeans/<variant>_k<k>/{fit.json,<test_set>.items.tsv.gz}
 #   class_similarity  once per dataset     -> <results>/analysis/class_similarity.tsv.gz (WordNet, cached)
 #   analyse    one protocol x one test set -> <results>/analysis/<protocol>/<test_set>.json
@@ -10,11 +11,15 @@
 include: "functions/evaluate.smk"
 
 
+from emcom.appendix import evaluation_test_sets
+
 EVALUATION = config["evaluation"]
 ANALYSIS = config["analysis"]
 EVAL_DIR = f"{RESULTS}/evaluation"
 KMEANS_DIR = f"{RESULTS}/kmeans"
 ANALYSIS_DIR = f"{RESULTS}/analysis"
+# evaluation.test_sets, plus what config appendix: switches on (val_aug, ood_aug; val and ood for its tables)
+EV_TEST_SETS = evaluation_test_sets(EVALUATION["test_sets"], config["appendix"])
 
 
 EV_GAMES = [v for v in VARIANTS if variant_kind(v) == "game"]
@@ -37,7 +42,7 @@ rule evaluate:
     log:
         f"{LOGS}/evaluate/{{variant}}.{{test_set}}.log",
     wildcard_constraints:
-        test_set="|".join(EVALUATION["test_sets"]),
+        test_set="|".join(EV_TEST_SETS),
     conda:
         "../envs/emcom.yaml"
     threads: EVALUATION["threads"]

@@ -3,7 +3,9 @@
 Test sets (INTERFACES.md): a split of the dataset (``val``, ``ood``) shown with the evaluation
 squash transform (SPEC.md: Resize((S, S)), no crop, Normalize; no augmentation), ``noise``
 (randn then ImageNet Normalize, the authors' code) and ``noise_raw`` (raw N(0, 1) pixels, the
-paper's text), generated at the model's input size from (noise.seed, index).
+paper's text), generated at the model's input size from (noise.seed, index). ``val_aug`` and
+``ood_aug`` (the paper's Appendix A.4) are those splits with each agent given its own augmented view
+(:mod:`emcom.evaluation.augmented`).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import torch
 from torch import nn
 
 from emcom.checkpoint import load_model
-from emcom.config import ExperimentConfig
+from emcom.config import DataConfig, ExperimentConfig
 from emcom.data.folder import DatasetError, ImageFolderDataset, read_classes
 from emcom.data.noise import NOISE_LABEL, GaussianNoiseDataset
 from emcom.data.transforms import squash_transform
+from emcom.evaluation.augmented import SeededViews, augmented_split, training_views
 from emcom.evaluation.errors import ModelFileError
 from emcom.evaluation.game_accuracy import play_game
 from emcom.evaluation.items import write_items
@@ -50,16 +53,32 @@ class TestSet:
     """A test set and, per dataset index, where each item comes from (for the per-item file)."""
 
     name: str
-    dataset: torch.utils.data.Dataset  # items: (image (3, S, S), split label)
+    # items: (image (3, S, S), split label); augmented: ((Sender view, Receiver view), split label)
+    dataset: torch.utils.data.Dataset
     sources: list[str]  # image path relative to the dataset root, or "noise:<index>"
     wnids: list[str]  # "" for noise
     labels: list[int]  # class index in classes.tsv order; -1 for noise
     noise_definition: Optional[str]  # None, "normalized" or "raw"
+    augmented: bool = False  # each agent sees its own augmented view (<split>_aug)
 
 
 def build_test_set(name: str, image_size: int, dataset_root: str | Path | None = None,
-                   noise: Optional[Mapping[str, Any]] = None) -> TestSet:
-    """``val``/``ood`` (any split of ``dataset_root``) or ``noise``/``noise_raw`` (from the ``noise`` config)."""
+                   noise: Optional[Mapping[str, Any]] = None, augmentation: Optional[DataConfig] = None,
+                   seed: int = 0) -> TestSet:
+    """``val``/``ood`` (any split of ``dataset_root``), ``noise``/``noise_raw`` (from the ``noise``
+    config), or ``<split>_aug``: the split with two views per item drawn with ``augmentation``'s
+    settings (the model's training run config) from ``(seed, index)``."""
+    split = augmented_split(name)
+    if split is not None:
+        if split in NOISE_DEFINITIONS:
+            raise DatasetError(f"test set {name}: augmented views are made of a dataset split, not of noise")
+        if augmentation is None:
+            raise DatasetError(f"test set {name} needs the model's augmentation settings (its data config)")
+        plain = build_test_set(split, image_size, dataset_root)
+        dataset = plain.dataset
+        dataset.transform = None  # PIL images in, the two views made by SeededViews
+        views = SeededViews(dataset, training_views(augmentation, image_size), seed)
+        return TestSet(name, views, plain.sources, plain.wnids, plain.labels, None, augmented=True)
     if name in NOISE_DEFINITIONS:
         if noise is None:
             raise DatasetError(f"test set {name} needs the noise config section (batches, batch_size, seed)")
@@ -93,7 +112,7 @@ def evaluate_model(model_path: str | Path, test_set: str, out_dir: str | Path, d
     variant = variant or Path(model_path).parent.name
     batch_size = batch_size or config.optim.batch_size
     dataset_root = Path(dataset_root or config.data.root)
-    tests = build_test_set(test_set, config.data.image_size, dataset_root, noise)
+    tests = build_test_set(test_set, config.data.image_size, dataset_root, noise, augmentation=config.data, seed=seed)
     log.info("%s on %s: %d items, batches of %d, seed %d", variant, test_set, len(tests.dataset), batch_size, seed)
     played = play_game(model, tests.dataset, batch_size, seed, num_workers, device, progress=True)
 
@@ -131,6 +150,10 @@ def evaluate_model(model_path: str | Path, test_set: str, out_dir: str | Path, d
         "symbols_used": int(len(set(played.symbols.tolist()))),
         "model": str(model_path),
     }
+    if tests.augmented:  # Appendix A.4; the plain test sets' summaries keep their keys
+        summary["augmentation"] = {"min_crop_scale": config.data.min_crop_scale,
+                                   "blur_sigma": list(config.data.blur_sigma),
+                                   "color_jitter_strength": config.data.color_jitter_strength, "seed": seed}
     atomic_write_json(out_dir / f"{test_set}.json", summary)
     log.info("%s on %s: accuracy %.4f (chance %.4f) over %d items", variant, test_set, played.accuracy,
              summary["chance"], len(index))

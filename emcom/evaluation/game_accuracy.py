@@ -2,8 +2,10 @@
 
 Batches of ``batch_size`` images are drawn in a seeded random order with drop_last; in each batch
 every image is once the target and the batch is the candidate set (chance = 1 / batch_size).
-Sender and Receiver see the same un-augmented tensor; the model runs in eval mode (BatchNorm
-running statistics), so what an image sends never depends on the other images of its batch.
+Sender and Receiver see the same un-augmented tensor, except on an augmented test set (the paper's
+Appendix A.4), whose items carry a Sender view and a Receiver view of each image. The model runs
+in eval mode (BatchNorm running statistics), so what an image sends never depends on the other
+images of its batch.
 
 Two protocols:
 
@@ -11,8 +13,8 @@ Two protocols:
   Receiver ranks the candidates by cosine(embedded symbol, candidate vector).
 - **simclr_disc** (a :class:`SimCLR`, SPEC.md "SimCLR baseline"): the Sender view's s layer is
   replaced by the one-hot of argmax(s) and passed through the head's last Linear; the Receiver side
-  keeps its continuous z; candidates are ranked by cosine. ``symbols_h`` (argmax of h) is recorded
-  too: Table 2 analyses it.
+  (the Receiver view) keeps its continuous z; candidates are ranked by cosine. ``symbols_h`` (argmax
+  of the Sender view's h) is recorded too: Table 2 analyses it.
 """
 
 from __future__ import annotations
@@ -68,15 +70,26 @@ def simclr_disc_message(model: SimCLR, s: torch.Tensor) -> torch.Tensor:
     return model.z_from_s(one_hot)
 
 
-def round_vectors(model: nn.Module, images: torch.Tensor) -> RoundVectors:
-    """images (B, 3, S, S) -> per-item symbols and vectors. Call under no_grad with the model in eval mode."""
+def round_vectors(model: nn.Module, sender_images: torch.Tensor,
+                  receiver_images: Optional[torch.Tensor] = None) -> RoundVectors:
+    """Per-item symbols and vectors of one round. Call under no_grad with the model in eval mode.
+
+    sender_images (B, 3, S, S): the Sender's view of each target; receiver_images (B, 3, S, S): the
+    Receiver's view of the same images, row i = target i (None: the same tensor as the Sender's).
+    Symbols and messages come from the Sender view, candidates from the Receiver view.
+    """
+    if receiver_images is None:
+        receiver_images = sender_images
     if isinstance(model, ReferentialGame):
-        out = model(images, images)
+        out = model(sender_images, receiver_images)
         return RoundVectors(out.logits.argmax(dim=1), out.message_embedding, out.receiver_vectors, None)
     if isinstance(model, SimCLR):
-        layers = model.layers(images)
-        return RoundVectors(layers.s.argmax(dim=1), simclr_disc_message(model, layers.s), layers.z,
-                            layers.h.argmax(dim=1))
+        sender = model.layers(sender_images)
+        # one forward when both agents see the same tensor (the plain test sets): eval mode makes a
+        # second pass identical, so it would only cost time
+        receiver = sender if receiver_images is sender_images else model.layers(receiver_images)
+        return RoundVectors(sender.s.argmax(dim=1), simclr_disc_message(model, sender.s), receiver.z,
+                            sender.h.argmax(dim=1))
     raise TypeError(f"cannot play the game with a {type(model).__name__}")
 
 
@@ -88,7 +101,8 @@ def play_order(length: int, seed: int) -> np.ndarray:
 @torch.no_grad()
 def play_game(model: nn.Module, dataset: Dataset, batch_size: int = 128, seed: int = 0,
               num_workers: int = 0, device: str | torch.device = "cpu", progress: bool = False) -> GamePlay:
-    """Play every full batch of a seeded random order of ``dataset`` (items: (image (3, S, S), label)).
+    """Play every full batch of a seeded random order of ``dataset``: items (image (3, S, S), label),
+    or ((Sender view, Receiver view), label) with each view (3, S, S).
 
     The model is put in eval mode for the play and given back in the mode it came in.
     """
@@ -103,11 +117,14 @@ def play_game(model: nn.Module, dataset: Dataset, batch_size: int = 128, seed: i
     symbols, symbols_h, labels, correct = [], [], [], []
     try:
         for images, targets in tqdm(loader, desc=f"{protocol} play", disable=not progress, mininterval=10):
-            images = images.to(device, non_blocking=True)
-            vectors = round_vectors(model, images)
+            if isinstance(images, torch.Tensor):  # a plain test set: both agents see this one tensor
+                sender = receiver = images.to(device, non_blocking=True)
+            else:  # an augmented test set: [Sender views (B, 3, S, S), Receiver views (B, 3, S, S)]
+                sender, receiver = (view.to(device, non_blocking=True) for view in images)
+            vectors = round_vectors(model, sender, receiver)
             # the cosine temperature does not change which candidate ranks first; row i = target i
             scores = cosine_scores(vectors.messages, vectors.candidates, temperature=1.0)
-            correct.append((scores.argmax(dim=1) == torch.arange(len(images), device=device)).cpu())
+            correct.append((scores.argmax(dim=1) == torch.arange(len(sender), device=device)).cpu())
             symbols.append(vectors.symbols.cpu())
             if vectors.symbols_h is not None:
                 symbols_h.append(vectors.symbols_h.cpu())

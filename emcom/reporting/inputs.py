@@ -1,7 +1,9 @@
 """Readers for the evaluation and analysis files (INTERFACES.md), and how models are named and grouped.
 
 A model's *group* is its variant name without a ``_seed<N>`` suffix: ``game_aug_noshared_seed222``
-is another seed of ``game_aug_noshared`` (the paper's Appendix A.2), reported as mean ± sd.
+is another seed of ``game_aug_noshared`` (the paper's Appendix A.2), reported as mean ± sd. The
+appendix sweeps' variants (``<variant>_vocab<V>``, ``<variant>_cand<N>``, Appendices A.5-A.6) are
+models of their own: their own group, their own row, and no paper value (the paper's are the base's).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ SUMMARY_KEYS = ("global_batch", "lr", "epochs", "backbone")
 _SEED_SUFFIX = re.compile(r"_seed\d+$")
 _KMEANS = re.compile(r"^simclr_kmeans_k(\d+)$")
 _GAME = re.compile(r"^game_(noaug|aug)_(noshared|shared)$")
+# <base>_vocab<V> / <base>_cand<N>, and a SimCLR sweep's protocols (<base>_cand<N>_disc, ..._kmeans_k<k>)
+_SWEEP = re.compile(r"^(?P<base>.+?)_(?P<sweep>vocab|cand)(?P<value>\d+)(?P<protocol>_disc|_kmeans_k\d+)?$")
+SWEEP_LABELS = {"vocab": "|V|={}", "cand": "{} candidates"}
 
 # Paper order of Tables 1-2 (rows not listed come after, sorted).
 ROW_ORDER = ("simclr", "simclr_disc", "simclr_kmeans", "game_noaug_noshared", "game_noaug_shared",
@@ -43,12 +48,25 @@ def kmeans_k(protocol: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def split_sweep(name: str) -> tuple[str, str | None, int | None]:
+    """``game_aug_noshared_vocab64`` -> (``game_aug_noshared``, ``vocab``, 64); ``simclr_cand32_disc`` ->
+    (``simclr_disc``, ``cand``, 32); any other name -> (name, None, None)."""
+    match = _SWEEP.match(name)
+    if match is None:
+        return name, None, None
+    return match["base"] + (match["protocol"] or ""), match["sweep"], int(match["value"])
+
+
 def display_name(group: str) -> str:
     """The paper's row label: ``game_aug_noshared`` -> ``game +aug −shared``, ``simclr`` -> ``SimCLR_disc``;
-    ``<name>_seed222`` -> ``<label> (seed 222)``."""
+    ``<name>_seed222`` -> ``<label> (seed 222)``; ``<name>_vocab64`` -> ``<label> (|V|=64)``;
+    ``<name>_cand32`` -> ``<label> (32 candidates)``."""
     seed = _SEED_SUFFIX.search(group)
     if seed:
         return f"{display_name(group[: seed.start()])} (seed {seed.group(0)[5:]})"
+    base, sweep, value = split_sweep(group)
+    if sweep is not None:
+        return f"{display_name(base)} ({SWEEP_LABELS[sweep].format(value)})"
     game = _GAME.match(group)
     if game:
         aug = "−aug" if game.group(1) == "noaug" else "+aug"
@@ -61,9 +79,11 @@ def display_name(group: str) -> str:
 
 
 def row_sort_key(group: str) -> tuple:
-    base = "simclr_kmeans" if kmeans_k(group) is not None else group
+    """The paper's row order; an appendix sweep's rows right after their base's, by value."""
+    name, sweep, value = split_sweep(group)
+    base = "simclr_kmeans" if kmeans_k(name) is not None else name
     rank = ROW_ORDER.index(base) if base in ROW_ORDER else len(ROW_ORDER)
-    return (rank, kmeans_k(group) or 0, group)
+    return (rank, kmeans_k(name) or 0, sweep or "", value or 0, group)
 
 
 def group_names(names: Iterable[str]) -> dict[str, list[str]]:

@@ -228,8 +228,18 @@ def paper_setting(setting: Mapping) -> str:
 
 
 # ---- writing ------------------------------------------------------------------------------------
+def markdown_table(wide: pd.DataFrame, index: bool = True) -> str:
+    """A pipe table of formatted cells, kept exactly as written (``disable_numparse``: "30.0" stays).
+
+    "|P|" in a header or "(|V|=64)" in a row label would split a column: escaped for Markdown only.
+    """
+    escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
+    escaped = wide.rename(columns=escape, index=escape).map(escape)
+    return escaped.to_markdown(disable_numparse=True, index=index)
+
+
 # LaTeX for the few non-ASCII signs the cells use, so the .tex compiles with pdflatex too.
-_TEX_SIGNS = {"Δ": r"$\Delta$", "±": r"$\pm$", "−": "$-$", "—": "---", "|P|": r"$|P|$"}
+_TEX_SIGNS = {"Δ": r"$\Delta$", "±": r"$\pm$", "−": "$-$", "—": "---", "|P|": r"$|P|$", "|V|": r"$|V|$"}
 
 
 def _tex_escape(text: str) -> str:
@@ -242,9 +252,7 @@ def _write(wide: pd.DataFrame, tidy: pd.DataFrame, title: str, caption: str, lab
            markdown_path: str | Path, csv_path: str | Path, tex_path: str | Path) -> None:
     with atomic_path(csv_path) as tmp:
         tidy.to_csv(tmp, index=False, float_format="%.6g")
-    # disable_numparse: cells are formatted strings ("30.0"), kept exactly as written
-    # "|P|" in a header would split a pipe-table column: escaped for Markdown only
-    markdown = wide.rename(columns=lambda c: c.replace("|", "\\|")).to_markdown(disable_numparse=True)
+    markdown = markdown_table(wide)
     atomic_write_text(markdown_path, f"# {title}\n\n{caption}\n\n{markdown}\n")
     tex = wide.to_latex(caption=_tex_escape(f"{title}. {caption}"), label=label, escape=True)
     for sign, replacement in _TEX_SIGNS.items():

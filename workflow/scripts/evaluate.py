@@ -1,4 +1,5 @@
-"""Snakemake adapter: one model plays the game on one test set (emcom.evaluation.evaluate_model)."""
+"""Snakemake adapter: one model plays the game on one test set (emcom.evaluation.evaluate_model); rules
+evaluate and evaluate_candidates (the latter sets evaluation.batch_size to its N candidates)."""
 
 import logging
 import sys
