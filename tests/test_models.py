@@ -157,6 +157,59 @@ def test_the_stems_keep_or_quarter_the_resolution(name):
             assert abs(conv.weight.std().item() / expected - 1) < 0.2
 
 
+def small_resnet_parameters(widths=(16, 32, 64, 128), low_resolution_stem=True) -> int:
+    """The weights a small ResNet of one BasicBlock per stage should have, counted from its design:
+    stem conv (3×3 or 7×7, no bias) + BN; per stage two 3×3 convs + 2 BN, and a 1×1 conv + BN
+    shortcut where the width or resolution changes (every stage but the first)."""
+    kernel = 3 if low_resolution_stem else 7
+    count = 3 * widths[0] * kernel * kernel + 2 * widths[0]
+    in_width = widths[0]
+    for index, width in enumerate(widths):
+        count += in_width * width * 9 + width * width * 9 + 4 * width
+        if index > 0 or in_width != width:
+            count += in_width * width + 2 * width
+        in_width = width
+    return count
+
+
+@pytest.mark.parametrize("low", [True, False])
+def test_small_resnet_is_one_basic_block_per_stage_behind_a_relu_stem(low):
+    """The CPU backbone's design (F = 128): stem of width 16 (conv, BN, ReLU), one BasicBlock per stage.
+    Parameter counts catch a deeper or wider net or a lost BatchNorm; the stem's output being
+    non-negative catches a lost ReLU. ``SmallResNet()`` alone is the CIFAR-style 32 px net."""
+    from emcom.models.backbones import SmallResNet
+
+    model, feature_dim = build_backbone("small_resnet", low_resolution_stem=low)
+    assert feature_dim == 128
+    assert sum(p.numel() for p in model.parameters()) == small_resnet_parameters(low_resolution_stem=low)
+    assert [len(stage) for stage in model.stages] == [1, 1, 1, 1]
+    assert model.stem[0].out_channels == 16 and isinstance(model.stem[1], nn.BatchNorm2d)
+    stem_out = 3 if low else 4  # ImageNet stem: conv, BN, ReLU, max-pool 3/2 (padding 1)
+    assert len(model.stem) == stem_out and isinstance(model.stem[2], nn.ReLU)
+    if not low:
+        pool = model.stem[3]
+        assert (pool.kernel_size, pool.stride, pool.padding) == (3, 2, 1)
+    with torch.no_grad():
+        model.eval()
+        assert model.stem(torch.randn(2, 3, 32, 32)).min() >= 0
+        # stages 2-4 halve the resolution: 32 px -> 4 × 4 (low-resolution stem) or 8 -> 1 × 1
+        assert model.stages(model.stem(torch.randn(2, 3, 32, 32))).shape[-2:] == ((4, 4) if low else (1, 1))
+    default = SmallResNet()
+    assert default.stem[0].kernel_size == (3, 3) and len(default.stem) == 3
+    assert sum(p.numel() for p in default.parameters()) == small_resnet_parameters()
+    # deeper stages: only each stage's first block strides and gets a shortcut
+    deeper = SmallResNet(blocks_per_stage=2).eval()
+    assert [[block.stride for block in stage] for stage in deeper.stages] == [[1, 1], [2, 1], [2, 1], [2, 1]]
+    assert all(stage[1].downsample is None for stage in deeper.stages)
+    with torch.no_grad():
+        assert deeper.stages(deeper.stem(torch.randn(1, 3, 32, 32))).shape[-2:] == (4, 4)
+
+
+def test_an_unknown_backbone_is_named_with_the_choices():
+    with pytest.raises(ValueError, match=r"unknown backbone 'resnet51'; expected resnet50, resnet18 or small_resnet"):
+        build_backbone("resnet51")
+
+
 def test_resnet50_is_the_torchvision_architecture():
     model, _ = build_backbone("resnet50")
     assert model.conv1.kernel_size == (7, 7) and isinstance(model.fc, torch.nn.Identity)
