@@ -22,9 +22,12 @@ from emcom.analysis import (
     read_class_similarity,
     write_class_similarity,
 )
+from emcom.analysis import similarity as similarity_module
+from emcom.analysis.protocol import score_summary
 from emcom.analysis.scores import encode_similarity
 from emcom.cli import main
 from emcom.evaluation.errors import ItemsFileError, SimilarityError
+from emcom.wordnet import WordNetError
 
 
 def path_like_similarity(classes: int, seed: int = 0) -> np.ndarray:
@@ -208,6 +211,63 @@ def test_wnids_unknown_to_wordnet_name_the_classes_file(nltk_data, tmp_path):
     assert not (tmp_path / "similarity.tsv.gz").exists()
 
 
+class StubWordNet:
+    """Stands in for emcom.wordnet.WordNet: a fixed matrix for the wnids asked, or WordNetError."""
+
+    matrix = np.array([[1.0, 1 / 3, 1 / 13], [1 / 3, 1.0, 0.1234567890123456], [1 / 13, 0.1234567890123456, 1.0]])
+
+    def __init__(self, nltk_data):
+        self.nltk_data = nltk_data
+
+    def similarity_matrix(self, wnids):
+        if "n99999999" in wnids:
+            raise WordNetError("n99999999 is not a WordNet noun")
+        return self.matrix
+
+
+def test_similarity_table_keeps_classes_order_and_twelve_digits_without_wordnet(tmp_path, monkeypatch):
+    """The table's contract, WordNet stubbed (the real values: the debian tests above): rows and columns
+    in classes.tsv order, values to 12 significant digits (encode_similarity needs few distinct
+    values), read back as float64; an unknown wnid is one error naming classes.tsv, no file written."""
+    monkeypatch.setattr(similarity_module, "WordNet", StubWordNet)
+    (tmp_path / "classes.tsv").write_text("wnid\tname\tsource\n" + "".join(f"{w}\tx\tt\n" for w in (TRUCK, DOG, CAT)))
+    out = tmp_path / "sub" / "similarity.tsv.gz"
+    write_class_similarity(tmp_path, tmp_path / "nltk", out)
+    with gzip.open(out, "rt") as text:
+        header, first = text.readline().rstrip("\n").split("\t"), text.readline().rstrip("\n").split("\t")
+    assert header == ["wnid", TRUCK, DOG, CAT] and first == [TRUCK, "1", "0.333333333333", "0.0769230769231"]
+    wnids, matrix = read_class_similarity(out)
+    assert wnids == [TRUCK, DOG, CAT] and matrix.dtype == np.float64
+    assert np.array_equal(matrix, [[float(f"{v:.12g}") for v in row] for row in StubWordNet.matrix])
+    assert matrix[1, 2] == 0.123456789012  # 12 significant digits, not 16
+    (tmp_path / "classes.tsv").write_text(f"wnid\tname\tsource\n{DOG}\tdog\tt\nn99999999\tnothing\tt\n")
+    bad = tmp_path / "bad.tsv.gz"
+    with pytest.raises(SimilarityError, match=r"classes\.tsv: n99999999 is not a WordNet noun"):
+        write_class_similarity(tmp_path, tmp_path / "nltk", bad)
+    assert not bad.exists()
+
+
+def test_a_table_that_is_not_square_or_not_a_table_is_named(tmp_path):
+    missing = tmp_path / "none.tsv.gz"
+    with pytest.raises(SimilarityError, match=r"class similarity table not found: .*none\.tsv\.gz"):
+        read_class_similarity(missing)
+    ragged = tmp_path / "ragged.tsv"
+    pd.DataFrame([[1.0, 0.5, 0.2]], index=pd.Index([DOG], name="wnid"), columns=[DOG, CAT, TRUCK]).to_csv(ragged, sep="\t")
+    with pytest.raises(SimilarityError, match=r"ragged\.tsv: not a square table"):
+        read_class_similarity(ragged)
+    swapped = tmp_path / "swapped.tsv"
+    pd.DataFrame(np.eye(2), index=pd.Index([DOG, CAT], name="wnid"), columns=[CAT, DOG]).to_csv(swapped, sep="\t")
+    with pytest.raises(SimilarityError, match=r"swapped\.tsv: not a square table whose columns repeat its row wnids"):
+        read_class_similarity(swapped)
+    integers = tmp_path / "integers.tsv"  # a table of 0s and 1s is still read as float64
+    pd.DataFrame(np.eye(2, dtype=int), index=pd.Index([DOG, CAT], name="wnid"), columns=[DOG, CAT]).to_csv(integers, sep="\t")
+    assert read_class_similarity(integers)[1].dtype == np.float64
+    binary = tmp_path / "binary.tsv.gz"
+    binary.write_bytes(b"\x1f\x8bnot gzip")
+    with pytest.raises(SimilarityError, match=r"binary\.tsv\.gz: not a class similarity table \("):
+        read_class_similarity(binary)
+
+
 def similarity_table(path, wnids, seed=0):
     pd.DataFrame(path_like_similarity(len(wnids), seed), index=pd.Index(wnids, name="wnid"),
                  columns=wnids).to_csv(path, sep="\t", compression="gzip")
@@ -256,3 +316,165 @@ def test_items_wnids_missing_from_the_similarity_table_are_named(tmp_path, capsy
     noise = write_items_file(tmp_path / "noise.items.tsv.gz", ["", ""], [0, 1])
     with pytest.raises(ItemsFileError, match="no wnid"):
         analyse_protocol(noise, similarity, tmp_path / "n.json")
+
+
+# ---- what the protocol analysis passes on, checks and writes (mutation testing, issue #13) --------
+def small_protocol(tmp_path, seed=0, n=120):
+    """A 5-class protocol whose similarity table holds 3 more classes than the items, in another order."""
+    table_wnids = [f"n0000000{k}" for k in (7, 3, 0, 5, 1, 6, 2, 4)]
+    similarity = similarity_table(tmp_path / "similarity.tsv.gz", table_wnids, seed=3)
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 5, n)
+    symbols = np.where(rng.random(n) < 0.6, labels, rng.integers(0, 9, n))  # partly category-related
+    wnids = [f"n0000000{k}" for k in labels]
+    return write_items_file(tmp_path / "val.items.tsv.gz", wnids, symbols), similarity, symbols, np.array(wnids)
+
+
+def test_analysis_reads_only_the_present_classes_of_a_larger_table(tmp_path):
+    _, similarity_path, symbols, wnids = small_protocol(tmp_path)
+    table_wnids, similarity = read_class_similarity(similarity_path)
+    result = analyse_symbols(symbols, wnids, table_wnids, similarity, permutations=10)
+    position = {w: i for i, w in enumerate(table_wnids)}
+    pairs = [similarity[position[wnids[i]], position[wnids[j]]] for i, j in combinations(range(len(wnids)), 2)
+             if symbols[i] == symbols[j]]
+    assert result["wnsim"]["value"] == pytest.approx(np.mean(pairs), abs=1e-12)
+    assert result["same_symbol_pairs"] == len(pairs) and result["classes"] == 5
+    assert result["nmi"]["value"] == pytest.approx(normalized_mutual_info_score(wnids, symbols), abs=1e-12)
+
+
+def test_analysis_defaults_are_the_papers_and_its_seed_is_used(tmp_path):
+    _, similarity_path, symbols, wnids = small_protocol(tmp_path)
+    table_wnids, similarity = read_class_similarity(similarity_path)
+    default = analyse_symbols(symbols, wnids, table_wnids, similarity)
+    assert (default["permutations"], default["alpha"], default["seed"]) == (1000, 0.01, 0)
+    assert default == analyse_symbols(symbols, wnids, table_wnids, similarity, 1000, 0.01, 0)
+    seeded = analyse_symbols(symbols, wnids, table_wnids, similarity, permutations=50, seed=5)
+    assert seeded == analyse_symbols(symbols, wnids, table_wnids, similarity, permutations=50, seed=5)
+    other = analyse_symbols(symbols, wnids, table_wnids, similarity, permutations=50, seed=6)
+    assert seeded["nmi"]["null_mean"] != other["nmi"]["null_mean"]
+
+
+def test_analyse_protocol_passes_alpha_and_seed_and_writes_what_it_read(tmp_path):
+    items, similarity, _, _ = small_protocol(tmp_path)
+    out = tmp_path / "game" / "val.json"
+    result = analyse_protocol(items, similarity, out, permutations=30, alpha=0.05, seed=3)
+    assert (result["permutations"], result["alpha"], result["seed"]) == (30, 0.05, 3)
+    assert result["items_file"] == str(items) and result["symbol_column"] == "symbol"
+    assert json.loads(out.read_text()) == result
+    again = analyse_protocol(items, similarity, tmp_path / "again.json", permutations=30, alpha=0.05, seed=3)
+    assert again["nmi"] == result["nmi"] and again["wnsim"] == result["wnsim"]
+    default = analyse_protocol(items, similarity, tmp_path / "default.json", permutations=20)
+    assert (default["alpha"], default["seed"]) == (0.01, 0)
+    assert analyse_protocol(items, similarity, tmp_path / "d.json")["permutations"] == 1000
+
+
+@pytest.mark.parametrize("permutations,alpha,ok", [(1, 0.5, True), (0, 0.01, False), (5, 0.0, False),
+                                                   (5, 1.0, False), (5, 1.5, False)])
+def test_permutations_and_alpha_are_checked(tmp_path, permutations, alpha, ok):
+    items, similarity, _, _ = small_protocol(tmp_path, n=30)
+    if ok:
+        assert analyse_protocol(items, similarity, tmp_path / "o.json", permutations=permutations, alpha=alpha)
+        return
+    with pytest.raises(ValueError, match=rf"permutations must be >= 1 and alpha in \(0, 1\), got {permutations} and "
+                                         rf"{alpha}"):
+        analyse_protocol(items, similarity, tmp_path / "o.json", permutations=permutations, alpha=alpha)
+
+
+def test_threads_cap_the_permutation_kernel_within_what_numba_has(tmp_path):
+    items, similarity, _, _ = small_protocol(tmp_path, n=30)
+    before = numba.get_num_threads()
+    try:
+        analyse_protocol(items, similarity, tmp_path / "a.json", permutations=5, threads=1)
+        assert numba.get_num_threads() == 1
+        analyse_protocol(items, similarity, tmp_path / "b.json", permutations=5, threads=10_000)
+        assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_item_files_without_items_wnids_or_integer_symbols_are_named(tmp_path):
+    similarity = similarity_table(tmp_path / "similarity.tsv.gz", ["n00000001", "n00000002"])
+    empty = write_items_file(tmp_path / "empty.items.tsv.gz", [], [])
+    with pytest.raises(ItemsFileError, match=r"empty\.items\.tsv\.gz: per-item file holds no item"):
+        analyse_protocol(empty, similarity, tmp_path / "e.json")
+    one = analyse_protocol(write_items_file(tmp_path / "one.items.tsv.gz", ["n00000001"], [4]), similarity,
+                           tmp_path / "one.json", permutations=5)
+    assert one["items"] == 1 and one["symbols_used"] == 1
+    noise = write_items_file(tmp_path / "noise.items.tsv.gz", ["", "n00000001", ""], [0, 1, 2])
+    with pytest.raises(ItemsFileError, match=r"noise\.items\.tsv\.gz: 2 item\(s\) have no wnid \(noise has no class: "
+                                             r"protocols are analysed on val and ood\)"):
+        analyse_protocol(noise, similarity, tmp_path / "n.json")
+    words = write_items_file(tmp_path / "words.items.tsv.gz", ["n00000001", "n00000002"], ["a", "b"])
+    with pytest.raises(ItemsFileError, match=r"words\.items\.tsv\.gz: column symbol holds non-integer symbols"):
+        analyse_protocol(words, similarity, tmp_path / "w.json")
+
+
+def test_score_summary_reads_the_finite_null_and_writes_no_nan():
+    summary = score_summary(0.5, np.array([0.1, np.nan, 0.3]), alpha=0.3)
+    assert summary["null_mean"] == pytest.approx(0.2) and summary["null_sd"] == pytest.approx(np.std([0.1, 0.3], ddof=1))
+    assert summary["p_value"] == pytest.approx(1 / 4) and summary["significant"]  # the NaN never counts as >= 0.5
+    assert summary["value"] == 0.5
+    single = score_summary(0.5, np.array([0.7, np.nan]), alpha=0.01)
+    assert single["null_mean"] == pytest.approx(0.7) and single["null_sd"] is None
+    undefined = score_summary(float("nan"), np.array([0.1, 0.2]), alpha=0.01)
+    assert undefined["value"] is None and undefined["p_value"] is None and not undefined["significant"]
+
+
+def test_p_value_counts_ties_within_a_relative_tolerance():
+    assert math.isnan(permutation_p_value(float("nan"), np.array([0.1, 0.2])))
+    tolerance = 1e-9  # emcom.analysis.scores.TIE_TOLERANCE, relative above |observed| = 1
+    assert permutation_p_value(0.5, np.array([0.5 - 0.5 * tolerance, 0.4])) == pytest.approx(2 / 3)  # a tie
+    assert permutation_p_value(0.5, np.array([0.5 - 1.5 * tolerance, 0.4])) == pytest.approx(1 / 3)  # below
+    assert permutation_p_value(0.5, np.array([0.5 - tolerance, 0.4])) == pytest.approx(2 / 3)  # the bound counts
+    assert permutation_p_value(1000.0, np.array([1000.0 - 500 * tolerance])) == pytest.approx(1.0)  # scaled by |x|
+
+
+def test_group_by_symbol_checks_its_vectors_and_label_range():
+    shape = r"symbols and labels must be two non-empty vectors of one length, got "
+    with pytest.raises(ValueError, match=shape + r"\(3,\) and \(2,\)"):
+        group_by_symbol(np.array([0, 1, 2]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=shape + r"\(1, 2\) and \(1, 2\)"):
+        group_by_symbol(np.array([[0, 1]]), np.array([[0, 1]]))
+    with pytest.raises(ValueError, match=shape + r"\(0,\) and \(0,\)"):
+        group_by_symbol(np.array([], dtype=np.int64), np.array([], dtype=np.int64))
+    single = group_by_symbol(np.array([7]), np.array([0]))
+    assert single.classes == 1 and single.symbols_used == 1
+    assert group_by_symbol(np.array([0, 1, 1]), np.array([0, 2, 1])).classes == 3  # max label + 1
+    protocol = group_by_symbol(np.array([5, 3, 5]), np.array([0.0, 1.0, 1.0]), 2)
+    assert protocol.labels.dtype == np.int64 and protocol.starts.dtype == np.int64
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got \[0, 3\]"):
+        group_by_symbol(np.array([0, 1]), np.array([0, 3]), 3)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got \[-1, 2\]"):
+        group_by_symbol(np.array([0, 1]), np.array([-1, 2]), 3)
+
+
+def test_xlogx_sum_skips_empty_cells():
+    from emcom.analysis.scores import _xlogx_sum
+
+    assert _xlogx_sum(np.array([0, 2, 3, 1])) == pytest.approx(2 * math.log(2) + 3 * math.log(3))
+
+
+def test_similarity_must_be_square_with_a_unit_diagonal():
+    with pytest.raises(ValueError, match=r"similarity must be \(3, 3\), got \(2, 2\)"):
+        scores_of([0, 1, 2], np.array([0, 1, 2]), np.eye(2))
+    with pytest.raises(ValueError, match=r"similarity must have a diagonal of 1 \(a same-class pair counts 1\.0\)"):
+        scores_of([0, 1, 2], np.array([0, 1, 2]), np.full((3, 3), 0.5))
+
+
+def test_one_symbol_for_one_class_is_a_perfect_labelling_and_one_pair_has_its_similarity():
+    """scikit-learn's convention for the trivial protocol (nMI 1); WNSim of a single shared pair."""
+    similarity = path_like_similarity(3, 1)
+    trivial = scores_of([4, 4, 4], np.array([2, 2, 2]), similarity)
+    assert trivial.nmi == 1.0 == normalized_mutual_info_score([2, 2, 2], [4, 4, 4])
+    assert scores_of([4, 4, 4], np.array([0, 1, 2]), similarity).nmi == 0.0  # one symbol, three classes
+    one_pair = scores_of([0, 1, 1], np.array([0, 1, 2]), similarity)
+    assert one_pair.pairs == 1 and one_pair.wnsim == pytest.approx(similarity[1, 2])
+    assert math.isnan(scores_of([0, 1, 2], np.array([0, 1, 2]), similarity).wnsim)  # no shared symbol
+
+
+def test_null_default_seed_is_zero():
+    rng = np.random.default_rng(2)
+    scores = scores_of(rng.integers(0, 5, 60), rng.integers(0, 4, 60), path_like_similarity(4, 2))
+    default, zero = scores.null(20), scores.null(20, seed=0)
+    assert np.array_equal(default[0], zero[0]) and np.array_equal(default[1], zero[1])
+    assert not np.array_equal(default[0], scores.null(20, seed=1)[0])

@@ -15,7 +15,7 @@ from emcom.data.noise import GaussianNoiseDataset
 from emcom.evaluation.evaluate import evaluate_model
 from emcom.evaluation.game_accuracy import play_game, round_vectors, simclr_disc_message
 from emcom.evaluation.items import ITEM_COLUMNS, read_items
-from emcom.evaluation.kmeans import assign, fit_kmeans, fit_subset
+from emcom.evaluation.kmeans import assign, fit_kmeans, fit_subset, run_kmeans
 from emcom.models import build_model
 
 NOISE = {"batches": 3, "batch_size": 8, "seed": 4}
@@ -154,7 +154,8 @@ def test_a_file_that_is_not_an_emcom_model_is_one_line(tmp_path, capsys):
 
 
 def test_kmeans_fit_share_smaller_than_k_names_the_config_key():
-    with pytest.raises(ConfigError, match=r"analysis\.kmeans_fit_fraction = 0\.1 gives 928 .* k = 1024"):
+    with pytest.raises(ConfigError, match=r"analysis\.kmeans_fit_fraction = 0\.1 gives 928 .* k = 1024 centroids: "
+                                          r"set it to at least 0\.1103 "):
         fit_subset(9280, 0.1, 1024, seed=0)
     subset = fit_subset(9280, 0.25, 1024, seed=0)
     assert len(subset) == 2320 and len(set(subset)) == 2320 and np.array_equal(subset, fit_subset(9280, 0.25, 1024, 0))
@@ -180,3 +181,52 @@ def test_kmeans_command_writes_fit_and_items(image_set, tmp_path):
     assert fit["k"] == 4 and fit["fit_images"] == 64 and fit["library"].startswith("faiss")
     items = read_items(out / "val.items.tsv.gz")
     assert len(items) == 128 and items["symbol"].between(0, 3).all() and (items["correct"] == "").all()
+
+
+@pytest.mark.parametrize("fraction", [0, -0.1, 1.5])
+def test_kmeans_fit_share_outside_zero_one_names_the_key(fraction):
+    with pytest.raises(ConfigError, match=rf"analysis\.kmeans_fit_fraction must be in \(0, 1\], got {fraction}"):
+        fit_subset(100, fraction, 2, seed=0)
+
+
+def test_kmeans_fit_share_may_be_all_of_train_or_exactly_k_images():
+    assert np.array_equal(fit_subset(50, 1.0, 50, seed=3), np.arange(50))
+    exactly_k = fit_subset(100, 0.1, 10, seed=0)
+    assert len(exactly_k) == 10 and np.all(np.diff(exactly_k) > 0)  # sorted, distinct
+
+
+def test_run_kmeans_uses_the_given_dataset_its_defaults_and_its_seed(image_set, tmp_path):
+    """The model's own data.root points nowhere (a moved dataset): the dataset_root given is used. Defaults:
+    a 10% fit share and seed 0 (SPEC.md); the same seed gives the same clusters; a game model is refused."""
+    path, _ = model_file(tmp_path, tmp_path / "moved-away", "simclr")
+    fit = run_kmeans(path, 4, tmp_path / "a", image_set, test_sets=("val",))
+    assert (fit["fraction"], fit["seed"], fit["fit_images"], fit["train_images"]) == (0.1, 0, 13, 128)
+    assert (fit["k"], fit["iterations"], fit["feature_dim"], fit["test_sets"]) == (4, 25, 128, ["val"])
+    assert fit["model"] == str(path) and fit["dataset"] == image_set.name and fit["inertia"] > 0
+    assert 0 <= fit["seconds"] < 3 and fit["seconds"] == round(fit["seconds"], 3)  # 4 × 13 points: milliseconds
+    assert json.loads((tmp_path / "a" / "fit.json").read_text()) == fit
+    again = run_kmeans(path, 4, tmp_path / "b", image_set, seed=0, test_sets=("val",))
+    assert again["inertia"] == fit["inertia"]
+    assert read_items(tmp_path / "a" / "val.items.tsv.gz").equals(read_items(tmp_path / "b" / "val.items.tsv.gz"))
+    game, _ = model_file(tmp_path, image_set, "game")
+    with pytest.raises(ConfigError, match=r"game/model\.pt: k-means runs on a SimCLR model's h, this is a game model"):
+        run_kmeans(game, 4, tmp_path / "c", image_set)
+
+
+def test_kmeans_takes_the_runs_seed_and_any_float_features(image_set, tmp_path, monkeypatch):
+    """The run's seed reaches faiss (different seeds: different centroids; same seed: the same) and
+    float64 features are converted for faiss; clusters are int64."""
+    points = np.random.default_rng(0).random((120, 6))  # float64, no cluster structure: init matters
+    first, _ = fit_kmeans(points, 8, seed=0)
+    assert np.array_equal(first.centroids, fit_kmeans(points, 8)[0].centroids)  # seed 0 by default
+    assert not np.array_equal(first.centroids, fit_kmeans(points, 8, seed=1)[0].centroids)
+    clusters = assign(first, points)
+    assert clusters.dtype == np.int64 and clusters.shape == (120,)
+    import emcom.evaluation.kmeans as kmeans_module
+
+    seeds = []
+    fit = kmeans_module.fit_kmeans
+    monkeypatch.setattr(kmeans_module, "fit_kmeans", lambda features, k, seed: seeds.append(seed) or fit(features, k, seed))
+    path, _ = model_file(tmp_path, image_set, "simclr")
+    run_kmeans(path, 4, tmp_path / "k", image_set, seed=7, test_sets=("val",))
+    assert seeds == [7]
