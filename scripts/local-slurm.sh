@@ -107,7 +107,8 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
-# Finished jobs stay visible to squeue for 10 min (the snakemake plugin polls squeue).
+# Finished jobs stay visible to squeue and scontrol for an hour (the snakemake plugin polls squeue;
+# the CI tests read the first training jobs after the whole DAG).
 MinJobAge=3600
 # An impossible request (more CPUs, GPUs, memory or nodes than exist) fails at submission.
 EnforcePartLimits=ALL

@@ -12,6 +12,7 @@ from emcom.checkpoint import MODEL_FORMAT, save
 from emcom.cli import main
 from emcom.config import ConfigError, ExperimentConfig
 from emcom.data.noise import GaussianNoiseDataset
+from emcom.evaluation.errors import ItemsFileError
 from emcom.evaluation.evaluate import evaluate_model
 from emcom.evaluation.game_accuracy import play_game, round_vectors, simclr_disc_message
 from emcom.evaluation.items import ITEM_COLUMNS, read_items
@@ -230,3 +231,25 @@ def test_kmeans_takes_the_runs_seed_and_any_float_features(image_set, tmp_path, 
     path, _ = model_file(tmp_path, image_set, "simclr")
     run_kmeans(path, 4, tmp_path / "k", image_set, seed=7, test_sets=("val",))
     assert seeds == [7]
+
+
+def test_evaluation_defaults_name_the_variant_by_its_folder_and_play_with_seed_zero(image_set, tmp_path):
+    path, _ = model_file(tmp_path, image_set, name="game_aug_noshared")
+    summary = evaluate_model(path, "val", tmp_path / "out", image_set)
+    assert summary["variant"] == "game_aug_noshared" and summary["seed"] == 0
+    seeded = evaluate_model(path, "val", tmp_path / "zero", image_set, seed=0, variant="renamed")
+    assert seeded["variant"] == "renamed" and seeded["accuracy"] == summary["accuracy"]
+    assert read_items(tmp_path / "zero" / "val.items.tsv.gz").equals(read_items(tmp_path / "out" / "val.items.tsv.gz"))
+
+
+def test_per_item_files_keep_sources_and_wnids_as_text_and_name_a_bad_file(tmp_path):
+    path = tmp_path / "noise.items.tsv.gz"
+    pd.DataFrame({"item": [0, 1], "index": [0, 1], "source": ["0007", "0010"], "wnid": ["", ""], "label": [-1, -1],
+                  "symbol": [3, 3], "correct": [1, 0]}).to_csv(path, sep="\t", index=False, compression="gzip")
+    items = read_items(path)
+    assert items["source"].tolist() == ["0007", "0010"] and items["wnid"].tolist() == ["", ""]
+    with pytest.raises(ItemsFileError, match=r"per-item file not found: .*missing\.items\.tsv\.gz"):
+        read_items(tmp_path / "missing.items.tsv.gz")
+    (tmp_path / "broken.items.tsv.gz").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(ItemsFileError, match=r"broken\.items\.tsv\.gz: not a per-item TSV file \("):
+        read_items(tmp_path / "broken.items.tsv.gz")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_workflow import REPO, scratch_workdir
+from test_workflow import REPO, check_ci_dag_outputs, scratch_workdir
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 CI_CONFIGS = ["config/ci.yaml", "config/ci-slurm.yaml"]
@@ -50,7 +50,7 @@ def cancel_jobs_from(workdir: Path) -> None:
 
 
 def slurm_job(job_id: str) -> dict[str, str]:
-    """`scontrol show job` as a dict (finished jobs stay visible for MinJobAge = 600 s)."""
+    """`scontrol show job` as a dict (finished jobs stay visible for MinJobAge = 3600 s)."""
     text = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True).stdout
     return dict(re.findall(r"(\w+)=(\S*)", text))
 
@@ -75,6 +75,8 @@ def test_workflow_reaches_every_final_output_through_slurm(slurm_run):
     jobs = re.search(r"^total\s+(\d+)", result.stderr, re.MULTILINE)
     assert jobs and len(submitted) == int(jobs.group(1)) - 1, result.stderr[-3000:]
     assert (workdir / "results" / "training" / "training.md").is_file()
+    if TARGET == "all":  # the checks of tests/test_workflow.py's local run, which CI skips for this one
+        check_ci_dag_outputs(workdir, tuple(CI_CONFIGS))
 
 
 def test_each_model_is_one_job_of_two_srun_tasks_with_a_gpu_each(slurm_run):
@@ -124,32 +126,47 @@ def test_impossible_request_stops_at_submission_with_slurms_message(slurm_run, t
     assert not (workdir / "results" / "models" / "huge" / "model.pt").exists()
 
 
-def test_requeued_training_job_resumes_from_its_checkpoint(slurm_run, tmp_path):
+def test_requeued_training_job_resumes_from_its_checkpoint(tmp_path):
     """Preemption, as SLURM does it: `scontrol requeue` kills the running job and queues it again.
 
-    Whole epochs (not CI's 3 steps): a finished run removes its checkpoint.pt, so the run must last long
-    enough for the test to see one."""
-    workdir, result = slurm_run
-    assert result.returncode == 0
+    Its own folder (the stamps dataset built locally first, so SLURM runs only the run config and the
+    training) and whole epochs (not CI's 3 steps): a finished run removes its checkpoint.pt, so the
+    run must last long enough for the test to see one."""
+    (tmp_path / "requeue").mkdir()
+    workdir = scratch_workdir(tmp_path / "requeue")
+    (workdir / "profiles").symlink_to(REPO / "profiles")
     override = tmp_path / "requeued.yaml"
     override.write_text("training:\n  variants:\n    requeued: {model: {kind: game, shared: false}, "
-                        "data: {augment: false}, optim: {epochs: 4}, run: {max_steps_per_epoch: 0}}\n")
+                        "data: {augment: false}, optim: {epochs: 3}, run: {max_steps_per_epoch: 0}}\n")
+    configs = ["--configfile", *CI_CONFIGS, str(override)]
+    data = run(workdir, "resources/datasets/stamps/manifest.json", "--cores", "2", *configs, limit=600)
+    assert data.returncode == 0, data.stderr[-3000:]
     out = workdir / "results" / "models" / "requeued"
-    command = ["timeout", "-s", "INT", "1200", *SNAKEMAKE, str(out / "model.pt"), "--profile", "profiles/slurm-ci",
-               "--configfile", *CI_CONFIGS, str(override)]
+    # the target relative to the working folder, as the rules write it (an absolute path matches no rule)
+    command = ["timeout", "-s", "INT", "1200", *SNAKEMAKE, "results/models/requeued/model.pt", "--profile", "profiles/slurm-ci",
+               *configs]
     with subprocess.Popen(command, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run_:
         deadline = time.monotonic() + 900
         while not (out / "checkpoint.pt").exists():  # written after each epoch (run.checkpoint_every: 1)
-            assert run_.poll() is None and time.monotonic() < deadline, "no checkpoint.pt while training"
+            if run_.poll() is not None or time.monotonic() > deadline:
+                run_.kill()
+                pytest.fail(f"no checkpoint.pt while training (snakemake exit {run_.poll()}):\n"
+                            f"{run_.stdout.read()[-4000:]}")
             time.sleep(0.5)
         (job_log,) = (workdir / ".snakemake" / "slurm_logs" / "rule_train" / "requeued").glob("*.log")
         subprocess.run(["scontrol", "requeue", job_log.stem], check=True)
+        # SLURM holds a requeued job back for 2 minutes (reason BeginTime): once it is pending, release it
+        for _ in range(120):
+            if slurm_job(job_log.stem)["JobState"] == "PENDING":
+                subprocess.run(["scontrol", "update", f"JobId={job_log.stem}", "StartTime=now"], check=False)
+                break
+            time.sleep(0.25)
         output, _ = run_.communicate(timeout=1200)
     assert run_.returncode == 0, output[-4000:]
     assert slurm_job(job_log.stem)["Restarts"] == "1"
     train_log = (workdir / "logs" / "train" / "requeued.log").read_text()
-    assert re.search(r"resuming .*checkpoint.pt after epoch [123]\b", train_log), train_log
-    assert json.loads((out / "summary.json").read_text())["final"]["epoch"] == 4
+    assert re.search(r"resuming .*checkpoint.pt after epoch [12]\b", train_log), train_log
+    assert json.loads((out / "summary.json").read_text())["final"]["epoch"] == 3
     assert not (out / "checkpoint.pt").exists()
 
 
