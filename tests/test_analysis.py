@@ -111,6 +111,26 @@ def test_similarity_codes_are_exact():
     assert codes.dtype == np.uint8 and np.array_equal(values[codes], similarity)
 
 
+@pytest.mark.parametrize("distinct", [256, 257])
+def test_similarity_with_more_than_256_values_is_coded_by_position(distinct):
+    """uint8 codes hold at most 256 distinct values (diagonal 1.0 included); one more and every cell is
+    its own code. Either way values[codes] is the matrix, and WNSim is the pairwise definition."""
+    k = 24  # 276 cells above the diagonal
+    pool = np.linspace(0.01, 0.9, distinct - 1)
+    similarity = np.ones((k, k))
+    upper = np.triu_indices(k, 1)
+    similarity[upper] = pool[np.arange(len(upper[0])) % len(pool)]
+    similarity.T[upper] = similarity[upper]
+    codes, values = encode_similarity(similarity)
+    assert len(np.unique(similarity)) == distinct
+    assert codes.dtype == (np.uint8 if distinct <= 256 else np.int64) and codes.shape == (k, k)
+    assert np.array_equal(values[codes], similarity)
+    rng = np.random.default_rng(distinct)
+    symbols, labels = rng.integers(0, 6, 150), rng.integers(0, k, 150)
+    assert scores_of(symbols, labels, similarity).wnsim == pytest.approx(brute_wnsim(symbols, labels, similarity),
+                                                                         abs=1e-12)
+
+
 def test_one_symbol_wnsim_is_the_mean_similarity_of_all_pairs_and_not_significant():
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 8, 40)
