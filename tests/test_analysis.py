@@ -103,6 +103,11 @@ def test_symbols_with_many_items_take_the_matrix_product_path_with_the_same_resu
     monkeypatch.setattr("emcom.analysis.scores.DENSE_MIN_ITEMS", 64)
     monkeypatch.setattr("emcom.analysis.scores.DENSE_CHUNK_BYTES", 1)  # one permutation per chunk
     assert np.array_equal(scores_of(symbols, labels, similarity).null(5, seed=1)[1], mixed.null(5, seed=1)[1])
+    one = np.where(np.arange(500) < 150, 0, rng.integers(3, 60, 500))  # a single symbol of 150 items
+    monkeypatch.setattr("emcom.analysis.scores.DENSE_CHUNK_BYTES", 64 << 20)
+    single = scores_of(one, labels, similarity)
+    assert len(single._dense_sizes) == 1
+    assert single.wnsim == pytest.approx(brute_wnsim(one, labels, similarity), abs=1e-12)
 
 
 def test_similarity_codes_are_exact():
@@ -240,6 +245,7 @@ class StubWordNet:
         self.nltk_data = nltk_data
 
     def similarity_matrix(self, wnids):
+        assert str(self.nltk_data).endswith("nltk"), self.nltk_data  # the folder write_class_similarity was given
         if "n99999999" in wnids:
             raise WordNetError("n99999999 is not a WordNet noun")
         return self.matrix
@@ -475,9 +481,9 @@ def test_xlogx_sum_skips_empty_cells():
 
 
 def test_similarity_must_be_square_with_a_unit_diagonal():
-    with pytest.raises(ValueError, match=r"similarity must be \(3, 3\), got \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"^similarity must be \(3, 3\), got \(2, 2\)$"):
         scores_of([0, 1, 2], np.array([0, 1, 2]), np.eye(2))
-    with pytest.raises(ValueError, match=r"similarity must have a diagonal of 1 \(a same-class pair counts 1\.0\)"):
+    with pytest.raises(ValueError, match=r"^similarity must have a diagonal of 1 \(a same-class pair counts 1\.0\)$"):
         scores_of([0, 1, 2], np.array([0, 1, 2]), np.full((3, 3), 0.5))
 
 
