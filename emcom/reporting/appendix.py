@@ -21,9 +21,8 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from emcom.evaluation.augmented import AUGMENTED_SPLITS, AUGMENTED_SUFFIX
-from emcom.io import atomic_path, atomic_write_text
 from emcom.reporting.inputs import display_name, read_analysis, read_evaluation, row_sort_key
-from emcom.reporting.tables import TEST_SET_NAMES, markdown_table
+from emcom.reporting.tables import TEST_SET_NAMES, format_number, one_or_all, write_markdown_and_csv
 
 SPLITS = ("val", "ood")
 NOT_IN_PAPER = ("Our numbers only: the paper's appendix values are not available here "
@@ -41,10 +40,6 @@ def _models(keys: Iterable[tuple[str, str]]) -> list[str]:
 
 def _percent(record: dict | None, key: str = "accuracy") -> float:
     return math.nan if record is None else 100 * float(record[key])
-
-
-def _cell(value: float, digits: int = 1) -> str:
-    return "—" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
 # ---- Table A.4 ----------------------------------------------------------------------------------
@@ -75,9 +70,9 @@ def table_a4_wide(frame: pd.DataFrame) -> pd.DataFrame:
     for _, r in frame.iterrows():
         row = rows.setdefault(r["label"], {})
         name = TEST_SET_NAMES.get(r["test_set"], r["test_set"])
-        row[name] = _cell(r["accuracy"])
-        row[f"{name} +aug"] = _cell(r["accuracy_aug"])
-        row["chance"] = _cell(r["chance"], 2)
+        row[name] = format_number(r["accuracy"])
+        row[f"{name} +aug"] = format_number(r["accuracy_aug"])
+        row["chance"] = format_number(r["chance"], digits=2)
     wide = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model").fillna("—")
     return wide[[c for c in wide.columns if c != "chance"] + ["chance"]] if rows else wide
 
@@ -111,9 +106,9 @@ def table_a5_wide(frame: pd.DataFrame) -> pd.DataFrame:
         count = f"{r['candidates']} (Table 1)" if r["source"] == "table1" else str(r["candidates"])
         row = rows.setdefault((r["label"], count), {"model": r["label"], "candidates": count})
         name = TEST_SET_NAMES.get(r["test_set"], r["test_set"])
-        row[name] = _cell(r["accuracy"])
-        row[f"{name} ×chance"] = _cell(r["ratio_to_chance"])
-        row["chance"] = _cell(r["chance"], 2)
+        row[name] = format_number(r["accuracy"])
+        row[f"{name} ×chance"] = format_number(r["ratio_to_chance"])
+        row["chance"] = format_number(r["chance"], digits=2)
     wide = pd.DataFrame(list(rows.values())).fillna("—")
     return wide[[c for c in wide.columns if c != "chance"] + ["chance"]] if rows else wide
 
@@ -161,7 +156,7 @@ def table_a6_frame(sweeps: Iterable[Mapping[str, Any]], protocols: Mapping[str, 
 
 
 def _score(value: float, significant: bool) -> str:
-    return _cell(value, 2) if significant else f"NS ({_cell(value, 2)})"
+    return format_number(value, digits=2) if significant else f"NS ({format_number(value, digits=2)})"
 
 
 def table_a6_wide(frame: pd.DataFrame) -> pd.DataFrame:
@@ -170,26 +165,13 @@ def table_a6_wide(frame: pd.DataFrame) -> pd.DataFrame:
     for _, r in frame.iterrows():
         rows.append({
             "model": r["label"], "setting": f"{r['setting']} = {r['value']}" + (" (base)" if r["is_base"] else ""),
-            "val": _cell(r["val_accuracy"]), "OOD": _cell(r["ood_accuracy"]), "val chance": _cell(r["val_chance"], 2),
-            "val |P|": _cell(r["val_symbols_used"], 0),
+            "val": format_number(r["val_accuracy"]), "OOD": format_number(r["ood_accuracy"]),
+            "val chance": format_number(r["val_chance"], digits=2),
+            "val |P|": format_number(r["val_symbols_used"], digits=0),
             "val nMI": _score(r["val_nmi"], r["val_nmi_significant"]),
             "val WNSim": _score(r["val_wnsim"], r["val_wnsim_significant"]),
         })
     return pd.DataFrame(rows)
-
-
-# ---- writing ------------------------------------------------------------------------------------
-def _write(wide: pd.DataFrame, tidy: pd.DataFrame, title: str, caption: str, markdown_path: str | Path,
-           csv_path: str | Path, index: bool) -> None:
-    with atomic_path(csv_path) as tmp:
-        tidy.to_csv(tmp, index=False, float_format="%.6g")
-    atomic_write_text(markdown_path, f"# {title}\n\n{caption}\n\n{markdown_table(wide, index=index)}\n")
-
-
-def _one_or_all(values: Mapping[str, Any]) -> str:
-    """'0' when every model agrees, else 'a: 0, b: 1'."""
-    distinct = {str(v) for v in values.values()}
-    return distinct.pop() if len(distinct) == 1 else ", ".join(f"{k}: {v}" for k, v in values.items())
 
 
 def write_table_a4(evaluation_paths: Iterable[str | Path], markdown_path: str | Path,
@@ -198,13 +180,14 @@ def write_table_a4(evaluation_paths: Iterable[str | Path], markdown_path: str | 
     evaluations = [read_evaluation(p) for p in evaluation_paths]
     tidy = table_a4_frame(evaluations)
     augmented = {e["variant"]: e["augmentation"] for e in evaluations if "augmentation" in e}
-    settings = "".join(f"; {key} {_one_or_all({v: a.get(key, '?') for v, a in augmented.items()})}"
+    settings = "".join(f"; {key} {one_or_all({v: a.get(key, '?') for v, a in augmented.items()})}"
                        for key in ("min_crop_scale", "blur_sigma", "color_jitter_strength", "seed") if augmented)
     caption = (f"Game-playing accuracy (%) on val and OOD as in Table 1 (Sender and Receiver see the same "
                f"un-augmented image) and with test-time augmentation (+aug: Sender and Receiver each see an "
                f"independent random view of every image, made with the model's own training augmentations"
                f"{settings}). Chance = 1 / candidates per game. {NOT_IN_PAPER}")
-    _write(table_a4_wide(tidy), tidy, "Table A.4: test-time augmentation", caption, markdown_path, csv_path, True)
+    write_markdown_and_csv(table_a4_wide(tidy), tidy, "Table A.4: test-time augmentation", caption, markdown_path,
+                           csv_path)
     return tidy
 
 
@@ -216,8 +199,8 @@ def write_table_a5(candidate_paths: Iterable[str | Path], evaluation_paths: Iter
                f"distractors; chance 1/N), and accuracy / chance. The row marked (Table 1) is the model's "
                f"Table 1 evaluation, at its own candidate count (config evaluation.batch_size; null: the "
                f"model's training batch). {NOT_IN_PAPER}")
-    _write(table_a5_wide(tidy), tidy, "Table A.5: candidates per game at test time", caption, markdown_path,
-           csv_path, False)
+    write_markdown_and_csv(table_a5_wide(tidy), tidy, "Table A.5: candidates per game at test time", caption,
+                           markdown_path, csv_path, index=False)
     return tidy
 
 
@@ -228,13 +211,13 @@ def write_table_a6(sweeps: Iterable[Mapping[str, Any]], protocols: Mapping[str, 
     analysis JSONs (val) of every swept variant and its base."""
     analyses = [read_analysis(p) for p in analysis_paths]
     tidy = table_a6_frame(sweeps, protocols, [read_evaluation(p) for p in evaluation_paths], analyses)
-    permutations = _one_or_all({a["protocol"]: a.get("permutations", "?") for a in analyses})
+    permutations = one_or_all({a["protocol"]: a.get("permutations", "?") for a in analyses})
     caption = (f"Each swept variant beside its base: |V| (appendix.vocab_sizes, Appendix A.6) or the per-GPU "
                f"training batch, which is the game's candidate set (appendix.train_candidates, Appendix A.5); "
                f"every other setting is the base's. Accuracy (%) on val and OOD as in Table 1; on val, |P| "
                f"(distinct symbols used), nMI and WNSim as in Table 2 (NS: not significantly above the "
                f"permutation null, {permutations} permutations). SimCLR rows use SimCLR_disc (argmax of h). "
                f"{NOT_IN_PAPER}")
-    _write(table_a6_wide(tidy), tidy, "Table A.6: vocabulary size and training candidates", caption, markdown_path,
-           csv_path, False)
+    write_markdown_and_csv(table_a6_wide(tidy), tidy, "Table A.6: vocabulary size and training candidates",
+                           caption, markdown_path, csv_path, index=False)
     return tidy

@@ -82,7 +82,8 @@ def table1_frame(evaluations: Iterable[dict], paper_table1: Mapping,
                                        "chance", "items", "paper", "diff"])
 
 
-def _number(value: float, sd: float = math.nan, seeds: int = 1, digits: int = 1) -> str:
+def format_number(value: float, sd: float = math.nan, seeds: int = 1, digits: int = 1) -> str:
+    """A cell: the value to ``digits`` decimals, ' ± sd (n seeds)' over several seeds, '—' for None/NaN."""
     if value is None or math.isnan(value):
         return "—"
     text = f"{value:.{digits}f}"
@@ -105,7 +106,7 @@ def table1_wide(frame: pd.DataFrame) -> pd.DataFrame:
     for _, r in frame.iterrows():
         row = rows.setdefault(r["label"], {})
         name = TEST_SET_NAMES.get(r["test_set"], r["test_set"])
-        row[name] = _number(r["accuracy"], r["accuracy_sd"], r["seeds"])
+        row[name] = format_number(r["accuracy"], r["accuracy_sd"], r["seeds"])
         row[f"{name}: paper (Δ)"] = _paper_diff(r["paper"], r["diff"], 1)
     return _ordered(pd.DataFrame.from_dict(rows, orient="index").rename_axis("model").fillna("—"), frame)
 
@@ -175,8 +176,8 @@ def table2_frame(analyses: Iterable[dict], paper_table2: Mapping, kmeans_paper_k
 
 
 def _score_cell(r: pd.Series, score: str) -> str:
-    value = _number(r[score], r[f"{score}_sd"], r["seeds"], digits=2)
-    null = f"null {_number(r[f'{score}_null_mean'], digits=2)}"
+    value = format_number(r[score], r[f"{score}_sd"], r["seeds"], digits=2)
+    null = f"null {format_number(r[f'{score}_null_mean'], digits=2)}"
     if r[f"{score}_significant"]:
         return f"{value} ({null})"
     if r["seeds"] > 1 and r[f"{score}_significant_seeds"]:
@@ -190,8 +191,8 @@ def table2_wide(frame: pd.DataFrame) -> pd.DataFrame:
     for _, r in frame.iterrows():
         row = rows.setdefault(r["label"], {})
         name = TEST_SET_NAMES.get(r["test_set"], r["test_set"])
-        row[f"{name} |P|"] = _number(r["symbols_used"], r["symbols_used_sd"], r["seeds"], digits=0)
-        row[f"{name} |P|: paper"] = _number(r["symbols_used_paper"], digits=0)
+        row[f"{name} |P|"] = format_number(r["symbols_used"], r["symbols_used_sd"], r["seeds"], digits=0)
+        row[f"{name} |P|: paper"] = format_number(r["symbols_used_paper"], digits=0)
         for score, title in (("nmi", "nMI"), ("wnsim", "WNSim")):
             row[f"{name} {title}"] = _score_cell(r, score)
             row[f"{name} {title}: paper (Δ)"] = _paper_diff(r[f"{score}_paper"], r[f"{score}_diff"], 2,
@@ -200,7 +201,7 @@ def table2_wide(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---- captions -----------------------------------------------------------------------------------
-def _one_or_all(values: Mapping[str, Any]) -> str:
+def one_or_all(values: Mapping[str, Any]) -> str:
     """'64' when every model agrees, else 'a: 64, b: 128'."""
     distinct = {str(v) for v in values.values()}
     if len(distinct) == 1:
@@ -212,11 +213,11 @@ def run_setting(evaluations: Iterable[dict], summaries: Mapping[str, dict]) -> s
     """This run, in words: dataset, image size, backbone, epochs, candidates per game, batch, lr."""
     evaluations = list(evaluations)
     games = {e["variant"]: e for e in evaluations if e["test_set"] == "val"} or {e["variant"]: e for e in evaluations}
-    field = lambda key: _one_or_all({v: e.get(key, "?") for v, e in games.items()})  # noqa: E731
-    batch = _one_or_all({v: s["global_batch"] for v, s in summaries.items()})
-    lr = _one_or_all({v: f"{s['lr']:.4g}" for v, s in summaries.items()})
-    epochs = _one_or_all({v: s["epochs"] for v, s in summaries.items()})
-    backbone = _one_or_all({v: s["backbone"] for v, s in summaries.items()})
+    field = lambda key: one_or_all({v: e.get(key, "?") for v, e in games.items()})  # noqa: E731
+    batch = one_or_all({v: s["global_batch"] for v, s in summaries.items()})
+    lr = one_or_all({v: f"{s['lr']:.4g}" for v, s in summaries.items()})
+    epochs = one_or_all({v: s["epochs"] for v, s in summaries.items()})
+    backbone = one_or_all({v: s["backbone"] for v, s in summaries.items()})
     return (f"dataset {field('dataset')}, {field('image_size')} px, backbone {backbone}, {epochs} epochs, "
             f"{field('batch_size')} candidates per game, training global batch {batch}, lr {lr}")
 
@@ -248,12 +249,17 @@ def _tex_escape(text: str) -> str:
     return text
 
 
-def _write(wide: pd.DataFrame, tidy: pd.DataFrame, title: str, caption: str, label: str,
-           markdown_path: str | Path, csv_path: str | Path, tex_path: str | Path) -> None:
+def write_markdown_and_csv(wide: pd.DataFrame, tidy: pd.DataFrame, title: str, caption: str,
+                           markdown_path: str | Path, csv_path: str | Path, index: bool = True) -> None:
+    """The tidy frame as CSV (numbers, for code) and the wide one as a titled, captioned Markdown table."""
     with atomic_path(csv_path) as tmp:
         tidy.to_csv(tmp, index=False, float_format="%.6g")
-    markdown = markdown_table(wide)
-    atomic_write_text(markdown_path, f"# {title}\n\n{caption}\n\n{markdown}\n")
+    atomic_write_text(markdown_path, f"# {title}\n\n{caption}\n\n{markdown_table(wide, index=index)}\n")
+
+
+def _write(wide: pd.DataFrame, tidy: pd.DataFrame, title: str, caption: str, label: str,
+           markdown_path: str | Path, csv_path: str | Path, tex_path: str | Path) -> None:
+    write_markdown_and_csv(wide, tidy, title, caption, markdown_path, csv_path)
     tex = wide.to_latex(caption=_tex_escape(f"{title}. {caption}"), label=label, escape=True)
     for sign, replacement in _TEX_SIGNS.items():
         tex = tex.replace(sign, replacement)
@@ -268,7 +274,7 @@ def write_table1(evaluation_paths: Iterable[str | Path], summary_paths: Iterable
     summaries = {Path(p).parent.name: read_summary(p) for p in summary_paths}
     paper = load_paper_results(paper_path)
     tidy = table1_frame(evaluations, paper["table1"])
-    chance = _one_or_all({r["model"]: f"{r['chance']:.2f}%" for _, r in tidy.iterrows()})
+    chance = one_or_all({r["model"]: f"{r['chance']:.2f}%" for _, r in tidy.iterrows()})
     noise = {e["test_set"]: e.get("noise_definition") for e in evaluations if e["test_set"].startswith("noise")}
     caption = (
         f"Game-playing accuracy (%) of this run: {run_setting(evaluations, summaries)}; chance {chance}. "
@@ -292,11 +298,11 @@ def write_table2(analysis_paths: Iterable[str | Path], evaluation_paths: Iterabl
     summaries = {Path(p).parent.name: read_summary(p) for p in summary_paths}
     paper = load_paper_results(paper_path)
     tidy = table2_frame(analyses, paper["table2"], kmeans_paper_k)
-    permutations = _one_or_all({a["protocol"] + "/" + a["test_set"]: a.get("permutations", "?") for a in analyses})
-    alpha = _one_or_all({a["protocol"] + "/" + a["test_set"]: a.get("alpha", "?") for a in analyses})
+    permutations = one_or_all({a["protocol"] + "/" + a["test_set"]: a.get("permutations", "?") for a in analyses})
+    alpha = one_or_all({a["protocol"] + "/" + a["test_set"]: a.get("alpha", "?") for a in analyses})
     sizes = "; ".join(
-        f"{TEST_SET_NAMES.get(t, t)}: {_one_or_all(dict(zip(g['protocol'], g['items'])))} items of "
-        f"{_one_or_all(dict(zip(g['protocol'], g['classes'])))} classes" for t, g in tidy.groupby("test_set", sort=False))
+        f"{TEST_SET_NAMES.get(t, t)}: {one_or_all(dict(zip(g['protocol'], g['items'])))} items of "
+        f"{one_or_all(dict(zip(g['protocol'], g['classes'])))} classes" for t, g in tidy.groupby("test_set", sort=False))
     caption = (
         f"Protocol analysis of this run: {run_setting(evaluations, summaries)}; {sizes}. "
         f"|P| = distinct symbols used; nMI = MI(labels; symbols) / mean of the two entropies; WNSim = mean "
