@@ -14,6 +14,18 @@ else
     echo "install.sh: no apt-get here; the embedded default needs Debian packages (see README)" >&2
 fi
 
+# torch's CUDA build and its libraries take ~6.5 GB: say so up front instead of pip's "No space left on
+# device" half-way through an install (only when torch is not installed yet).
+needed_kb=$((8 * 1024 * 1024))
+if ! compgen -G ".venv/lib/python3*/site-packages/torch" >/dev/null; then
+    free_kb=$(df --output=avail -k . | tail -1 | tr -d ' ')
+    if [ "$free_kb" -lt "$needed_kb" ]; then
+        echo "install.sh: $(pwd) has $((free_kb / 1024)) MiB free; the .venv (torch and its CUDA libraries)" \
+             "needs about 8 GiB. Free some space and run ./install.sh again." >&2
+        exit 1
+    fi
+fi
+
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
