@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from emcom.evaluation.augmented import AUGMENTED_TEST_SETS
+from emcom.evaluation.test_sets import AUGMENTED_TEST_SETS
 
 CANDIDATE_TEST_SETS = ("val", "ood")  # A.5: the test sets played again with each candidate count
 TABLE_TEST_SETS = ("val", "ood")  # the plain test sets every appendix table reads

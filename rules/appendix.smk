@@ -11,7 +11,7 @@ include: "functions/appendix.smk"
 
 
 from emcom.appendix import CANDIDATE_TEST_SETS
-from emcom.evaluation.augmented import AUGMENTED_SPLITS, AUGMENTED_SUFFIX
+from emcom.evaluation.test_sets import AUGMENTED_SPLITS, AUGMENTED_SUFFIX
 
 APPENDIX = config["appendix"]
 A4_TEST_SETS = [t for split in AUGMENTED_SPLITS for t in (split, f"{split}{AUGMENTED_SUFFIX}")]

@@ -9,7 +9,7 @@
 include: "functions/linear_eval.smk"
 
 
-from emcom.linear_eval.datasets import paths_set, protocol as le_protocol
+from emcom.linear_eval.kinds import paths_set, protocol as le_protocol
 
 LINEAR_EVAL = config["linear_eval"]
 LE_DIR = f"{RESULTS}/linear_eval"

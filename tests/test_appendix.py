@@ -13,10 +13,11 @@ import yaml
 from emcom.appendix import appendix_tables, evaluation_test_sets
 from emcom.checkpoint import MODEL_FORMAT, save
 from emcom.config import ConfigError, DataConfig, ExperimentConfig, deep_merge
-from emcom.evaluation.augmented import augmented_split, training_views
+from emcom.evaluation.augmented import training_views
 from emcom.evaluation.evaluate import build_test_set, evaluate_model
 from emcom.evaluation.game_accuracy import play_game, round_vectors, simclr_disc_message
 from emcom.evaluation.items import read_items
+from emcom.evaluation.test_sets import augmented_split
 from emcom.models import build_model
 from emcom.reporting.appendix import (
     table_a4_frame,

@@ -15,7 +15,7 @@ from emcom.config import ConfigError, ExperimentConfig
 from emcom.data.noise import GaussianNoiseDataset
 from emcom.evaluation.errors import ItemsFileError
 from emcom.evaluation.evaluate import evaluate_model
-from emcom.evaluation.game_accuracy import play_game, round_vectors, simclr_disc_message
+from emcom.evaluation.game_accuracy import play_game, protocol_of, round_vectors, simclr_disc_message
 from emcom.evaluation.items import ITEM_COLUMNS, read_items
 from emcom.evaluation.kmeans import assign, fit_kmeans, fit_subset, run_kmeans
 from emcom.models import build_model
@@ -141,6 +141,15 @@ def test_eval_mode_items_do_not_depend_on_their_batch_and_build_no_graph(image_s
     play_game(model, dataset, batch_size=8, seed=0)
     handle.remove()
     assert played and not any(played)
+
+
+def test_a_model_that_plays_no_game_is_named_in_the_error():
+    """Neither a game nor SimCLR: the error names the class (and, for the protocol, what is expected)."""
+    stranger = torch.nn.Linear(3, 3)
+    with pytest.raises(TypeError, match=r"^cannot play the game with a Linear; expected ReferentialGame or SimCLR$"):
+        protocol_of(stranger)
+    with pytest.raises(TypeError, match=r"^cannot play the game with a Linear$"):
+        round_vectors(stranger, torch.zeros(2, 3, 8, 8))
 
 
 def test_a_file_that_is_not_an_emcom_model_is_one_line(tmp_path, capsys):

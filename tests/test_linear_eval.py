@@ -16,8 +16,9 @@ from sklearn.model_selection import cross_val_score
 from emcom.checkpoint import MODEL_FORMAT, save
 from emcom.config import ConfigError
 from emcom.data.folder import DatasetError
-from emcom.linear_eval.datasets import load_split, paths_set
+from emcom.linear_eval.datasets import load_split
 from emcom.linear_eval.features import extract_split_features, load_cached
+from emcom.linear_eval.kinds import paths_set
 from emcom.linear_eval.linear import LinearSettings, feature_batches, train_linear, train_linear_on_cache
 from emcom.linear_eval.svm import average_precision, make_svm, select_cost, svm_benchmark
 from emcom.linear_eval.table import write_table3

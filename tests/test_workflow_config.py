@@ -1,5 +1,8 @@
 """Every key of config.yaml and of the run configs is checked before any job: one line naming the key."""
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +117,14 @@ def test_a_read_only_output_folder_is_named_before_any_job(tmp_path, monkeypatch
     with pytest.raises(ConfigError) as error:
         check_writable(config)
     assert str(error.value) == f"config: paths.results: cannot write {locked}: permission denied (a read-only folder?)"
+
+
+def test_building_the_dag_imports_no_torch():
+    """The modules the Snakefile and rules import are torch-free: every snakemake start-up (two per SLURM
+    job) would otherwise pay torch's import, seconds each."""
+    sources = [REPO / "Snakefile", *sorted((REPO / "rules").rglob("*.smk"))]
+    modules = sorted({m for path in sources for m in re.findall(r"^from (emcom[\w.]*) import", path.read_text(), re.M)})
+    assert {"emcom.appendix", "emcom.linear_eval.kinds", "emcom.workflow_config"} <= set(modules)
+    probe = f"import sys\nfor m in {modules!r}: __import__(m)\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]", f"the workflow's imports load torch: {loaded[:300]}"

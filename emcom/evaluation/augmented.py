@@ -4,12 +4,11 @@ Test set ``<split>_aug`` is ``<split>`` with each agent given its own random vie
 drawn with the model's own training augmentations (``data.min_crop_scale``, ``data.blur_sigma``,
 ``data.color_jitter_strength``) through :class:`emcom.data.transforms.TwoViews`. The views of item
 ``i`` are drawn from torch's RNG seeded with ``(seed, i)``: the same seed gives the same views
-whatever the play order, the batch size or the number of loader workers.
+whatever the play order, the batch size or the number of loader workers. The test sets' names are
+in :mod:`emcom.evaluation.test_sets`.
 """
 
 from __future__ import annotations
-
-from typing import Optional
 
 import torch
 from torch.utils.data import Dataset
@@ -17,17 +16,6 @@ from torch.utils.data import Dataset
 from emcom.config import DataConfig
 from emcom.data.noise import item_seed
 from emcom.data.transforms import TwoViews
-
-AUGMENTED_SUFFIX = "_aug"
-AUGMENTED_SPLITS = ("val", "ood")  # the dataset splits the appendix plays again with augmented views
-AUGMENTED_TEST_SETS = tuple(f"{split}{AUGMENTED_SUFFIX}" for split in AUGMENTED_SPLITS)
-
-
-def augmented_split(test_set: str) -> Optional[str]:
-    """``val_aug`` -> ``val``; None for a test set without augmentation."""
-    if test_set.endswith(AUGMENTED_SUFFIX) and len(test_set) > len(AUGMENTED_SUFFIX):
-        return test_set[: -len(AUGMENTED_SUFFIX)]
-    return None
 
 
 def training_views(data: DataConfig, image_size: int) -> TwoViews:

@@ -24,10 +24,11 @@ from emcom.config import DataConfig, ExperimentConfig
 from emcom.data.folder import DatasetError, ImageFolderDataset, read_classes
 from emcom.data.noise import NOISE_LABEL, GaussianNoiseDataset
 from emcom.data.transforms import squash_transform
-from emcom.evaluation.augmented import SeededViews, augmented_split, training_views
+from emcom.evaluation.augmented import SeededViews, training_views
 from emcom.evaluation.errors import ModelFileError
 from emcom.evaluation.game_accuracy import play_game
 from emcom.evaluation.items import write_items
+from emcom.evaluation.test_sets import augmented_split
 from emcom.io import atomic_write_json
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any, Mapping
 
-from emcom.linear_eval.datasets import protocol
+from emcom.linear_eval.kinds import protocol
 from emcom.linear_eval.linear import LinearSettings, train_linear_on_cache, train_linear_online
 from emcom.linear_eval.svm import COSTS, svm_on_cache
 

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from emcom.evaluation.augmented import AUGMENTED_SPLITS, AUGMENTED_SUFFIX
+from emcom.evaluation.test_sets import AUGMENTED_SPLITS, AUGMENTED_SUFFIX
 from emcom.reporting.inputs import display_name, read_analysis, read_evaluation, row_sort_key
 from emcom.reporting.tables import TEST_SET_NAMES, format_number, one_or_all, write_markdown_and_csv
 
