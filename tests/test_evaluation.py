@@ -68,6 +68,7 @@ def test_noise_evaluation_is_reproducible_batch_for_batch(image_set, tmp_path):
     a, b = (read_items(tmp_path / d / "noise.items.tsv.gz") for d in "ab")
     assert a.equals(b) and first["accuracy"] == second["accuracy"] and first["noise_definition"] == "normalized"
     assert a["source"].str.startswith("noise:").all() and (a["label"] == -1).all() and (a["wnid"] == "").all()
+    assert a["correct"].dtype == np.int64 and set(a["correct"]) <= {0, 1}  # written as 0/1, not 0.0/1.0
     # batch k of the play is items[8k:8k+8]; played by hand from the noise generator, it gives the same
     noise = GaussianNoiseDataset(24, 16, seed=4)
     for k in range(3):
@@ -266,3 +267,28 @@ def test_per_item_files_keep_sources_and_wnids_as_text_and_name_a_bad_file(tmp_p
     (tmp_path / "broken.items.tsv.gz").write_bytes(b"\x1f\x8b not really gzip")
     with pytest.raises(ItemsFileError, match=r"broken\.items\.tsv\.gz: not a per-item TSV file \("):
         read_items(tmp_path / "broken.items.tsv.gz")
+
+
+def test_items_files_have_the_documented_columns_and_nothing_else(tmp_path):
+    """write_items: ITEM_COLUMNS first, extras after, no index column, gzip TSV; a missing column names
+    the file and the column. read_items keeps sources and wnids as written (text, even digits and commas)."""
+    import gzip
+
+    from emcom.evaluation.items import write_items
+
+    table = pd.DataFrame({"symbol_h": [5, 6], "correct": [1, 0], "symbol": [3, 4], "label": [0, -1],
+                          "wnid": ["0123", ""], "source": ["a dir/x,y.png", "noise:1"], "index": [9, 8],
+                          "item": [0, 1]})
+    path = tmp_path / "val.items.tsv.gz"
+    write_items(table, path)
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    assert lines[0].split("\t") == [*ITEM_COLUMNS, "symbol_h"]
+    assert lines[1].split("\t") == ["0", "9", "a dir/x,y.png", "0123", "0", "3", "1", "5"]
+    back = read_items(path)
+    assert back["wnid"].tolist() == ["0123", ""] and back["source"].tolist() == ["a dir/x,y.png", "noise:1"]
+    assert back["symbol"].tolist() == [3, 4]
+    write_items(table.assign(wnid=["0123", "0456"]), path)  # digits only: still text
+    assert read_items(path)["wnid"].tolist() == ["0123", "0456"]
+    with pytest.raises(ValueError, match=r"^per-item table for .*bad\.items\.tsv\.gz lacks column\(s\) \['wnid', 'correct'\]$"):
+        write_items(table.drop(columns=["wnid", "correct"]), tmp_path / "bad.items.tsv.gz")
+    assert not (tmp_path / "bad.items.tsv.gz").exists()
