@@ -13,7 +13,7 @@ from emcom.checkpoint import MODEL_FORMAT, save
 from emcom.cli import main
 from emcom.config import ConfigError, ExperimentConfig
 from emcom.data.noise import GaussianNoiseDataset
-from emcom.evaluation.errors import ItemsFileError
+from emcom.evaluation.errors import ItemsFileError, ModelFileError
 from emcom.evaluation.evaluate import evaluate_model
 from emcom.evaluation.game_accuracy import play_game, protocol_of, round_vectors, simclr_disc_message
 from emcom.evaluation.items import ITEM_COLUMNS, read_items
@@ -69,6 +69,14 @@ def test_noise_evaluation_is_reproducible_batch_for_batch(image_set, tmp_path):
     assert a.equals(b) and first["accuracy"] == second["accuracy"] and first["noise_definition"] == "normalized"
     assert a["source"].str.startswith("noise:").all() and (a["label"] == -1).all() and (a["wnid"] == "").all()
     assert a["correct"].dtype == np.int64 and set(a["correct"]) <= {0, 1}  # written as 0/1, not 0.0/1.0
+    # the summary says what was played, and with which model (Table 1's captions read these)
+    assert first == json.loads((tmp_path / "a" / "noise.json").read_text())
+    assert first == {"variant": "game", "kind": "game", "protocol": "game", "test_set": "noise",
+                     "accuracy": first["accuracy"], "chance": 1 / 8, "batch_size": 8, "batches": 3, "items": 24,
+                     "seed": 2, "image_size": 16, "backbone": "small_resnet", "epochs": 100,
+                     "dataset": image_set.name, "noise_definition": "normalized", "vocab_size": 32,
+                     "symbols_used": a["symbol"].nunique(), "model": str(path)}
+    assert first["accuracy"] == pytest.approx(a["correct"].mean())
     # batch k of the play is items[8k:8k+8]; played by hand from the noise generator, it gives the same
     noise = GaussianNoiseDataset(24, 16, seed=4)
     for k in range(3):
@@ -163,6 +171,29 @@ def test_a_file_that_is_not_an_emcom_model_is_one_line(tmp_path, capsys):
     assert main(["kmeans", str(tmp_path / "text.pt"), "--k", "2", "--out", str(tmp_path / "k")]) == 2
     assert str(tmp_path / "text.pt") in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_read_model_says_in_one_line_why_a_file_is_not_a_model(tmp_path, monkeypatch):
+    """Missing file; a load error's first line only; an error without a message by its type."""
+    import emcom.evaluation.evaluate as evaluate
+
+    with pytest.raises(ModelFileError, match=r"^model file not found: .*absent\.pt$"):
+        evaluate.read_model(tmp_path / "absent.pt")
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"")
+    seen = []
+    for error, reason in ((RuntimeError("size mismatch\n  details"), "size mismatch"), (KeyError(), "KeyError"),
+                          (ValueError("  \n"), "ValueError")):
+        def fail(file, device, error=error):
+            seen.append(device)
+            raise error
+        monkeypatch.setattr(evaluate, "load_model", fail)
+        with pytest.raises(ModelFileError) as caught:
+            evaluate.read_model(path, "meta")
+        assert str(caught.value) == f"{path} is not an emcom model file: {reason}"
+    with pytest.raises(ModelFileError):
+        evaluate.read_model(path)
+    assert seen == ["meta"] * 3 + ["cpu"]  # the device reaches the loader; by default the CPU
 
 
 def test_kmeans_fit_share_smaller_than_k_names_the_config_key():
