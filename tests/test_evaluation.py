@@ -12,13 +12,15 @@ import torch.nn.functional as F
 from emcom.checkpoint import MODEL_FORMAT, save
 from emcom.cli import main
 from emcom.config import ConfigError, ExperimentConfig
+from emcom.data.folder import DatasetError
 from emcom.data.noise import GaussianNoiseDataset
 from emcom.evaluation.errors import ItemsFileError, ModelFileError
-from emcom.evaluation.evaluate import evaluate_model
+from emcom.evaluation.evaluate import build_test_set, evaluate_model
 from emcom.evaluation.game_accuracy import play_game, protocol_of, round_vectors, simclr_disc_message
 from emcom.evaluation.items import ITEM_COLUMNS, read_items
 from emcom.evaluation.kmeans import assign, fit_kmeans, fit_subset, run_kmeans
 from emcom.models import build_model
+from synthetic import make_image_set
 
 NOISE = {"batches": 3, "batch_size": 8, "seed": 4}
 
@@ -323,3 +325,27 @@ def test_items_files_have_the_documented_columns_and_nothing_else(tmp_path):
     with pytest.raises(ValueError, match=r"^per-item table for .*bad\.items\.tsv\.gz lacks column\(s\) \['wnid', 'correct'\]$"):
         write_items(table.drop(columns=["wnid", "correct"]), tmp_path / "bad.items.tsv.gz")
     assert not (tmp_path / "bad.items.tsv.gz").exists()
+
+
+def test_build_test_set_names_each_set_and_says_what_it_lacks(tmp_path):
+    """Names as asked, raw noise for noise_raw, the default seed of augmented views, and one message per
+    missing input (noise config, dataset root, classes of the split: the first five named)."""
+    root = make_image_set(tmp_path / "set", classes=7, per_class=2, splits=("val",))
+    assert build_test_set("val", 16, root).name == "val"
+    for name, normalize in (("noise", True), ("noise_raw", False)):
+        tests = build_test_set(name, 16, noise=NOISE)
+        assert tests.name == name
+        assert torch.equal(tests.dataset[3][0], GaussianNoiseDataset.from_config(NOISE, 16, normalize=normalize)[3][0])
+    views = build_test_set("val_aug", 16, root, augmentation=ExperimentConfig().data)
+    seeded = build_test_set("val_aug", 16, root, augmentation=ExperimentConfig().data, seed=0)
+    assert views.name == "val_aug" and all(torch.equal(a, b) for a, b in zip(views.dataset[5][0], seeded.dataset[5][0]))
+    with pytest.raises(DatasetError, match=r"^test set noise needs the noise config section \(batches, batch_size, seed\)$"):
+        build_test_set("noise", 16)
+    with pytest.raises(DatasetError, match=r"^test set val is a dataset split: it needs the dataset root$"):
+        build_test_set("val", 16)
+    classes = (root / "classes.tsv").read_text().splitlines()
+    (root / "classes.tsv").write_text("\n".join(classes[:2]) + "\n")  # the header and the first class only
+    wnids = [line.split("\t")[0] for line in classes[2:7]]
+    with pytest.raises(DatasetError) as caught:
+        build_test_set("val", 16, root)
+    assert str(caught.value) == f"{root / 'classes.tsv'}: lacks the class(es) {wnids} of split val"
