@@ -349,3 +349,28 @@ def test_build_test_set_names_each_set_and_says_what_it_lacks(tmp_path):
     with pytest.raises(DatasetError) as caught:
         build_test_set("val", 16, root)
     assert str(caught.value) == f"{root / 'classes.tsv'}: lacks the class(es) {wnids} of split val"
+
+
+def test_kmeans_runs_its_iterations_on_every_fit_point():
+    """k-means is fitted on all the points it is given (faiss alone would subsample to 256 per centroid)
+    for the iterations asked: one iteration stops before convergence, 50 reach Lloyd's fixed point,
+    where each centroid is the mean of the points assigned to it."""
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(0, 1, (700, 2)), rng.normal(1.5, 1, (700, 2))]).astype(np.float32)
+    converged, _ = fit_kmeans(points, 2, iterations=50)
+    clusters = assign(converged, points)
+    means = np.stack([points[clusters == c].mean(axis=0) for c in range(2)])
+    assert np.allclose(converged.centroids, means, atol=1e-4)  # a 512-point subsample misses by ~1e-2
+    early, _ = fit_kmeans(points, 2, iterations=1)
+    assert not np.allclose(early.centroids, converged.centroids, atol=1e-3)
+
+
+def test_the_package_loads_play_game_on_first_use():
+    """emcom.evaluation stays torch-free to import (the DAG reads emcom.evaluation.test_sets) and still
+    offers play_game and GamePlay; any other name is an AttributeError naming it."""
+    import emcom.evaluation
+    import emcom.evaluation.game_accuracy as game_accuracy
+
+    assert emcom.evaluation.play_game is game_accuracy.play_game and emcom.evaluation.GamePlay is game_accuracy.GamePlay
+    with pytest.raises(AttributeError, match=r"^module 'emcom.evaluation' has no attribute 'round_vectors'$"):
+        emcom.evaluation.round_vectors
