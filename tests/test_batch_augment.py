@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
@@ -167,3 +168,48 @@ def test_two_views_are_independent_and_replay_from_the_seed():
     assert plain_a is plain_b
     expected = TF.normalize(images.float() / 255, list(IMAGENET_MEAN), list(IMAGENET_STD))
     torch.testing.assert_close(plain_a, expected)
+
+
+class _DeviceTraffic(TorchDispatchMode):
+    """Records every copy to ``device`` with its non_blocking flag (a blocking host-to-GPU copy
+    synchronises the stream: the host waits for the training step already queued)."""
+
+    def __init__(self, device: str):
+        super().__init__()
+        self.device, self.copies = torch.device(device), []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.ops.aten._to_copy.default and kwargs.get("device") == self.device:
+            self.copies.append(bool(kwargs.get("non_blocking")))
+        return func(*args, **kwargs)
+
+
+@pytest.mark.parametrize("augment", [True, False])
+def test_views_never_wait_on_the_device(augment):
+    """Made on the meta device (shapes only, no data), the views must neither read a value back (meta
+    raises on .item()) nor copy a host tensor to the device with a blocking copy."""
+    images = (_images(b=16, size=32) * 255).to(torch.uint8).to("meta")  # loaded squares: the -aug view as is
+    sizes = torch.tensor([[60, 50]] * 8 + [[40, 90]] * 8)
+    # σ up to 2 and the paper's jitter, so that every operation, masked and whole-batch, is drawn
+    views = ba.BatchTwoViews(32, augment=augment, blur_sigma=(0.1, 2.0))
+    with _DeviceTraffic("meta") as traffic:
+        sender, receiver = views(images, sizes, torch.Generator().manual_seed(0))
+    assert sender.shape == receiver.shape == (16, 3, 32, 32) and sender.device.type == "meta"
+    assert len(traffic.copies) >= (30 if augment else 2)  # boxes, per-image factors, indices, blur taps, mean/std
+    assert all(traffic.copies), f"{traffic.copies.count(False)} of {len(traffic.copies)} copies to the device block"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: CUDA's sync debug mode")
+def test_views_on_cuda_never_synchronise():
+    """On a GPU, CUDA's own check: any synchronising call (a blocking copy, a value read back) raises."""
+    images = (_images(b=16, size=32) * 255).to(torch.uint8).to("cuda")
+    sizes = torch.tensor([[60, 50]] * 8 + [[40, 90]] * 8)
+    views = ba.BatchTwoViews(32, augment=True, blur_sigma=(0.1, 2.0))
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        sender, _ = views(images, sizes, torch.Generator().manual_seed(0))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(sender).all()

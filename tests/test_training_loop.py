@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from emcom.config import ConfigError, OptimConfig
 from emcom.distributed import DistributedContext
@@ -139,3 +140,29 @@ def test_batch_plan(world, global_batch, accumulation, expected_batch, expected_
 def test_batch_plan_refuses_a_global_batch_it_cannot_reach():
     with pytest.raises(ConfigError, match="optim.global_batch=2000 is not a multiple of .* 1024"):
         batch_plan(OptimConfig(batch_size=128, global_batch=2000), 8)
+
+
+class _DeviceReads(TorchDispatchMode):
+    """Counts reads of a tensor's value by the host (``.item()``, ``bool()``, ``float()``): on a GPU each
+    one waits for everything queued, and the device idles while the host queues the next kernels."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += func is torch.ops.aten._local_scalar_dense.default
+        return func(*args, **kwargs or {})
+
+
+def test_a_scaled_step_reads_the_device_once_beside_the_scalers_own_read():
+    """fp16's path (grad scaler on): per step, GradScaler.step's found_inf and the guard's scale, both
+    after the backward; nothing after the optimizer step; one more read settles the last step."""
+    batches = Batches(6, 8)
+    model, scaler = TinyModel(), _enabled_scaler()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with _DeviceReads() as reads:
+        stats = train_one_epoch(model, objective_poisoned_at({2}), batches, optimizer, scaler, FP32, CPU, 0,
+                                progress=False)
+    assert (stats.steps, stats.skipped_steps) == (5, 1)
+    assert reads.count == 2 * 6 + 1 + 2  # + the epoch means, read once at the end (loss, accuracy)

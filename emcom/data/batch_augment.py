@@ -20,7 +20,9 @@ where the model runs, each image with its OWN random parameters drawn by torchvi
 
 Every draw comes from one ``torch.Generator`` on the CPU (parameters are (B, ...) tensors, a few
 hundred bytes): seeded from the epoch seed, an epoch replays bit-identically on resume, on any
-device. Images of a draw are grouped by host-side index tensors, so nothing here waits on the GPU.
+device. Images of a draw are grouped by host-side index tensors, and every host tensor goes to the
+device by :func:`to_device` (an asynchronous copy), so nothing here waits on the GPU: the host can
+prepare the next batch's views while the device still runs the previous training step.
 """
 
 from __future__ import annotations
@@ -114,6 +116,17 @@ def sample_view_params(heights: torch.Tensor, widths: torch.Tensor, generator: t
                       blur=coin(BLUR_P), sigma=uniform(*blur_sigma), flip=coin(FLIP_P))
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a small host tensor to ``device`` without waiting for the device.
+
+    A blocking host-to-GPU copy (``.to(device)``, ``torch.tensor(..., device=)``) synchronises the whole
+    stream: the host idles until every queued kernel (the training step) has run, and the device
+    idles while the host then queues the next ones. From pageable memory the asynchronous copy is
+    staged by the CUDA runtime before it returns, so the host tensor may be freed at once.
+    """
+    return tensor.to(device, non_blocking=True)
+
+
 # ---- the operations, batched, on float images in [0, 1] ---------------------------------------------
 
 
@@ -163,7 +176,7 @@ def adjust_hue(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     # hue + factor lies in (-1, 2): a where is the remainder (float remainder is slow on the CPU)
     hue = hue + factors.view(-1, 1, 1)
     hue = torch.where(hue < 0.0, hue + 1.0, torch.where(hue >= 1.0, hue - 1.0, hue))
-    offsets = torch.tensor(_HSV_CHANNEL_OFFSETS, device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
+    offsets = to_device(torch.tensor(_HSV_CHANNEL_OFFSETS, dtype=images.dtype).view(1, 3, 1, 1), images.device)
     k = offsets + 6.0 * hue.unsqueeze(1)  # in [1, 11)
     k = torch.where(k >= 6.0, k - 6.0, k)
     ramp = torch.minimum(k, 4.0 - k).clamp(0.0, 1.0)
@@ -191,7 +204,7 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     weights = torch.exp(-0.5 * (x[None, :] / sigma.double()[:, None]) ** 2)
     weights = torch.where(x.abs()[None, :] <= radii[:, None], weights, torch.zeros_like(weights))
-    weights = (weights / weights.sum(dim=1, keepdim=True)).to(images.device, images.dtype)  # (B, 2r + 1)
+    weights = to_device((weights / weights.sum(dim=1, keepdim=True)).to(images.dtype), images.device)  # (B, 2r + 1)
     taps = weights.view(b, 1, 1, 1, -1).unbind(-1)
     padded = F.pad(images, (radius, radius, 0, 0), mode="reflect")
     rows = sum(tap * padded[..., k:k + width] for k, tap in enumerate(taps))
@@ -211,9 +224,9 @@ def _apply_to(images: torch.Tensor, mask: torch.Tensor, fn, *per_image: torch.Te
         return images
     target = torch.device("cpu") if on_host else images.device
     if index.numel() == images.shape[0]:
-        return fn(images, *(t.to(target, non_blocking=True) for t in per_image))
-    device_index = index.to(images.device, non_blocking=True)
-    selected = fn(images.index_select(0, device_index), *(t[index].to(target) for t in per_image))
+        return fn(images, *(to_device(t, target) for t in per_image))
+    device_index = to_device(index, images.device)
+    selected = fn(images.index_select(0, device_index), *(to_device(t[index], target) for t in per_image))
     return images.index_copy(0, device_index, selected)
 
 
@@ -227,7 +240,7 @@ def augment_batch(images: torch.Tensor, sizes: torch.Tensor, params: ViewParams,
     device = images.device
     scale = torch.stack([load_w / sizes[:, 1].float(), load_h / sizes[:, 0].float()], dim=1).repeat(1, 2)
     boxes = torch.cat([torch.arange(b, dtype=torch.float32)[:, None], params.boxes * scale], dim=1)
-    x = roi_align(images.float().div_(255.0), boxes.to(device, non_blocking=True), output_size=out_size,
+    x = roi_align(images.float().div_(255.0), to_device(boxes, device), output_size=out_size,
                   spatial_scale=1.0, sampling_ratio=-1, aligned=True)
     for position in range(4):
         for op, fn in enumerate(JITTER_OPS):
@@ -240,8 +253,8 @@ def augment_batch(images: torch.Tensor, sizes: torch.Tensor, params: ViewParams,
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """Float [0, 1] (B, 3, H, W) -> ImageNet-normalised."""
-    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1)
+    mean = to_device(torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), images.device)
+    std = to_device(torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), images.device)
     return (images - mean) / std
 
 

@@ -3,6 +3,15 @@
 Gradient accumulation: with ``accumulation_steps`` = k > 1, k loader batches (micro-batches) make one
 optimizer step, each micro-batch's loss divided by k, and DDP synchronises gradients on the k-th
 only. The game's candidates and BatchNorm's statistics stay those of one micro-batch.
+
+Host reads of device values: each one makes the host wait until the device has run everything
+queued, and the device then idles while the host queues the next kernels (on a GPU, the next batch's
+views and forward). With a grad scaler (fp16, the CUDA default) a step reads the device once, just
+before ``GradScaler.step``, which itself waits for the same backward (its ``found_inf``): nothing
+after the optimizer step waits, so the host prepares the next batch while the device runs the
+step. Without one (fp32, bf16) each loss is read to stop on the first non-finite one before its
+gradients reach the weights: there is no step to skip. Progress is read at most once per tqdm
+refresh interval.
 """
 
 from __future__ import annotations
@@ -48,10 +57,15 @@ class NonFiniteGuard:
 
     Without a grad scaler (fp32, bf16) the first non-finite loss stops the run (:func:`check_finite`).
     With one (fp16), as in the authors' loop, the step is skipped and training goes on: a non-finite
-    loss is turned into NaN gradients so that the scaler skips the step on every rank (DDP averages
-    the NaN into all of them), and a step whose gradients overflowed is skipped by the scaler itself.
-    Skipped steps are counted per epoch; ``limit`` consecutive ones stop the run, naming the epoch and
-    step of the first and the last. One guard lives for the whole run (the count spans epochs).
+    loss is turned into NaN gradients (on the device, no host read) so that the scaler skips the step
+    on every rank (DDP averages the NaN into all of them), and a step whose gradients overflowed is
+    skipped by the scaler itself. Skipped steps are counted; ``limit`` consecutive ones stop the run,
+    naming the epoch and step of the first and the last. One guard lives for the whole run (the count
+    spans epochs).
+
+    A step is known to be skipped when the scaler's scale has gone down (it halves at each skipped
+    step). The scale is read once per step, before the next ``scaler.step`` (see the module's
+    docstring), so a step's outcome is settled at the next step or at :meth:`settle` (epoch end).
     """
 
     def __init__(self, scaler: torch.amp.GradScaler, limit: int = DEFAULT_MAX_CONSECUTIVE_NONFINITE):
@@ -61,36 +75,53 @@ class NonFiniteGuard:
         self.limit = limit
         self.consecutive = 0
         self.first: tuple[int, int] | None = None  # (epoch, step) of the current run of skipped steps
+        self.skipped_total = 0  # steps skipped so far, settled ones
+        self._pending: tuple[int, int] | None = None  # (epoch, step) of the step not settled yet
+        self._scale_before: float | None = None  # the scale that step ran with
 
     @property
     def skips(self) -> bool:
         return self.scaler.is_enabled()
 
-    def loss_for_backward(self, loss: torch.Tensor, finite: bool, epoch: int, step: int) -> torch.Tensor:
-        """The loss to back-propagate: itself, or (scaler on, loss non-finite) one with NaN gradients."""
-        if finite:
-            return loss
+    def loss_for_backward(self, loss: torch.Tensor, finite: torch.Tensor, epoch: int, step: int) -> torch.Tensor:
+        """The loss to back-propagate: itself where ``finite`` (a () bool tensor), else (scaler on) one
+        whose gradients are NaN; scaler off, a non-finite loss stops the run here."""
         if not self.skips:
-            check_finite(loss.detach(), epoch, step)
-        return loss * float("nan")  # NaN × 0 is NaN: every parameter it reaches gets a NaN gradient
+            check_finite(loss.detach(), epoch, step)  # reads the device: nothing could skip the step
+            return loss
+        # × 1 leaves a finite loss and its gradients bit-identical; × NaN makes every gradient it reaches NaN
+        return loss * torch.where(finite, 1.0, float("nan")).to(loss.dtype)
 
-    def step(self, optimizer: torch.optim.Optimizer, epoch: int, step: int) -> bool:
-        """Step through the scaler; returns True if the step was skipped (its scale went down)."""
-        scale = self.scaler.get_scale() if self.skips else None
+    def step(self, optimizer: torch.optim.Optimizer, epoch: int, step: int) -> None:
+        """Step through the scaler; the step's outcome is settled by the next call or :meth:`settle`."""
+        if self.skips:
+            self._settle(self.scaler.get_scale())
+            self._pending = (epoch, step)
         self.scaler.step(optimizer)
         self.scaler.update()
-        skipped = self.skips and self.scaler.get_scale() < scale
-        if not skipped:
+
+    def settle(self) -> None:
+        """Settle the last step taken (reads the scale: call it where the host waits anyway, at epoch end)."""
+        if self.skips and self._pending is not None:
+            self._settle(self.scaler.get_scale())
+
+    def _settle(self, scale: float) -> None:
+        """``scale``: the scaler's scale now, i.e. after the pending step's update."""
+        pending, before = self._pending, self._scale_before
+        self._pending, self._scale_before = None, scale
+        if pending is None:
+            return
+        if scale >= before:
             self.consecutive, self.first = 0, None
-            return False
+            return
+        self.skipped_total += 1
         self.consecutive += 1
-        self.first = self.first or (epoch, step)
+        self.first = self.first or pending
         if self.consecutive >= self.limit:
             raise FloatingPointError(
                 f"{self.consecutive} consecutive non-finite steps (run.max_consecutive_nonfinite), from epoch "
-                f"{self.first[0] + 1}, step {self.first[1] + 1} to epoch {epoch + 1}, step {step + 1}; grad scale "
-                f"now {self.scaler.get_scale():.3g}: the run diverged; lower optim.base_lr or use run.precision: fp32")
-        return True
+                f"{self.first[0] + 1}, step {self.first[1] + 1} to epoch {pending[0] + 1}, step {pending[1] + 1}; "
+                f"grad scale now {scale:.3g}: the run diverged; lower optim.base_lr or use run.precision: fp32")
 
 
 def _to_device(images: torch.Tensor, ctx: DistributedContext, channels_last: bool) -> torch.Tensor:
@@ -113,10 +144,11 @@ def train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx:
         total_steps = min(max_steps, total_steps)
     micro_batches = total_steps * accumulation_steps
     sums = torch.zeros(3, dtype=torch.float64, device=ctx.device)  # loss, accuracy, finite micro-batches
-    images_seen, skipped, steps, skipped_steps = 0, 0, 0, 0
+    images_seen, skipped, steps_taken = 0, 0, 0
+    skipped_before = guard.skipped_total
     bar = tqdm(total=total_steps, desc=f"epoch {epoch + 1}", disable=not progress, file=sys.stderr,
                mininterval=1.0 if sys.stderr.isatty() else 30.0, unit="step")
-    start = time.perf_counter()
+    start = last_postfix = time.perf_counter()
     optimizer.zero_grad(set_to_none=True)
     for index, batch in enumerate(loader):
         if index >= micro_batches:
@@ -137,25 +169,27 @@ def train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx:
                     output = model(sender_view, receiver_view)
                 result = objective(output)  # losses compute in float32 (cosine_scores casts)
                 loss = result.loss.detach()
-                finite = bool(torch.isfinite(loss))
+                finite = torch.isfinite(loss)  # stays on the device
                 backward_loss = guard.loss_for_backward(result.loss, finite, epoch, step)
                 scaler.scale(backward_loss / accumulation_steps).backward()
-            if finite:
-                sums += torch.stack([loss.double(), result.accuracy.double(), loss.new_ones((), dtype=torch.float64)])
+            # a non-finite micro-batch adds nothing (where, not ×: NaN × 0 is NaN)
+            terms = torch.stack([loss.double(), result.accuracy.double(), loss.new_ones((), dtype=torch.float64)])
+            sums += torch.where(finite, terms, torch.zeros_like(terms))
             images_seen += sender_view.shape[0]
         if not last_micro:
             continue
-        if guard.step(optimizer, epoch, step):
-            skipped_steps += 1
-        else:
-            steps += 1
+        guard.step(optimizer, epoch, step)
+        steps_taken += 1
         optimizer.zero_grad(set_to_none=True)
         bar.update(1)
-        if progress and (step + 1) % 10 == 0 and sums[2] > 0:
-            bar.set_postfix(loss=f"{(sums[0] / sums[2]).item():.3f}", acc=f"{(sums[1] / sums[2]).item():.3f}",
-                            refresh=False)
+        if progress and time.perf_counter() - last_postfix >= bar.mininterval:  # one device read per refresh
+            loss_mean, accuracy_mean = (sums[:2] / sums[2].clamp(min=1)).tolist()
+            bar.set_postfix(loss=f"{loss_mean:.3f}", acc=f"{accuracy_mean:.3f}", refresh=False)
+            last_postfix = time.perf_counter()
+    guard.settle()
     bar.close()
     seconds = time.perf_counter() - start
+    skipped_steps = guard.skipped_total - skipped_before
     means = all_reduce_mean(sums[:2] / sums[2].clamp(min=1))
-    return EpochStats(float(means[0]), float(means[1]), images_seen * ctx.world_size, seconds, steps, skipped,
-                      skipped_steps)
+    return EpochStats(float(means[0]), float(means[1]), images_seen * ctx.world_size, seconds,
+                      steps_taken - skipped_steps, skipped, skipped_steps)
