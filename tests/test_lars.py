@@ -44,19 +44,30 @@ def loss_of(model, step: int) -> torch.Tensor:
     return nn.functional.cross_entropy(model(images.to(device)), labels.to(device))
 
 
+def backward_and_step(loss, optimizer, scaler=None):
+    """One optimizer step from ``loss``, through ``scaler`` when given (FusedLars then gets the scaled
+    gradients with the scaler's grad_scale and found_inf; timm's Lars gets them unscaled)."""
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+
+def scalers(scaled: bool) -> list:
+    """One GradScaler per twin (CPU), or none."""
+    return [torch.amp.GradScaler("cpu", init_scale=2.0**10) if scaled else None for _ in range(2)]
+
+
 def run_steps(model, optimizer, steps, scaler=None, first_step=0, poison=()):
     for step in range(first_step, first_step + steps):
         optimizer.zero_grad(set_to_none=True)
         loss = loss_of(model, step)
         if step in poison:  # an overflowing step: the scaler must skip it in both implementations
             loss = loss * float("inf")
-        if scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+        backward_and_step(loss, optimizer, scaler)
 
 
 @pytest.fixture(autouse=True)
@@ -97,28 +108,38 @@ def test_several_steps_equal_timm_lars_with_two_groups(device):
     (1e-2, {"dampening": 0.3}), (1e-2, {"momentum": 0.0}),
     (1e-2, {"trust_clip": True, "lr": 1e-4}),  # lr below the trust ratio: the clip bites
 ])
-def test_the_other_timm_options_match_too(weight_decay, overrides):
+@pytest.mark.parametrize("scaled", [False, True], ids=["fp32", "grad_scaler"])
+def test_the_other_timm_options_match_too(weight_decay, overrides, scaled):
+    """Every option, on both of FusedLars's paths (under a GradScaler: torch._fused_sgd_ applies it)."""
     model = small_game()
     fused_model, fused = twin(FusedLars, model, weight_decay, **overrides)
     timm_model, reference = twin(Lars, model, weight_decay, **overrides)
-    run_steps(fused_model, fused, 3)
-    run_steps(timm_model, reference, 3)
+    fused_scaler, timm_scaler = scalers(scaled)
+    run_steps(fused_model, fused, 3, fused_scaler)
+    run_steps(timm_model, reference, 3, timm_scaler)
     assert_same(fused_model, fused, timm_model, reference)
 
 
-def test_parameters_without_gradient_or_with_a_zero_one_match_too():
+@pytest.mark.parametrize("scaled", [False, True], ids=["fp32", "grad_scaler"])
+def test_parameters_without_gradient_or_with_a_zero_one_match_too(scaled):
     """A parameter that gets its first gradient late (its momentum buffer starts then) and one whose
     gradient is all zeros (trust ratio 1 in timm) take the same path in both implementations."""
     model = small_game()
     twins = [twin(FusedLars, model), twin(Lars, model)]
+    twin_scalers = scalers(scaled)
     for step in range(4):
-        for clone, optimizer in twins:
+        for (clone, optimizer), scaler in zip(twins, twin_scalers):
             optimizer.zero_grad(set_to_none=True)
-            loss_of(clone, step).backward()
+            loss = loss_of(clone, step)
+            (scaler.scale(loss) if scaler else loss).backward()
             if step < 2:
                 clone[-1].weight.grad = None  # no gradient yet: no momentum buffer either
             clone[3].weight.grad.zero_()  # a decayed conv weight: its update is then the weight decay alone
-            optimizer.step()
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)
+                scaler.update()
     (fused_model, fused), (timm_model, reference) = twins
     assert_same(fused_model, fused, timm_model, reference)
 
@@ -181,18 +202,20 @@ def test_defaults_and_argument_checks_are_timms():
             FusedLars(params, **kwargs)
 
 
-def test_parameters_of_two_dtypes_match_timm():
-    """Norms of several dtypes cannot be stacked in one tensor: that path is checked against timm too."""
+@pytest.mark.parametrize("scaled", [False, True], ids=["fp32", "grad_scaler"])
+def test_parameters_of_two_dtypes_match_timm(scaled):
+    """Norms of several dtypes cannot be stacked in one tensor, and torch._fused_sgd_ takes one dtype
+    per call: those paths are checked against timm too."""
     model = small_game()
     model[-1].double()  # the head in float64, the rest in float32
     twins = [twin(FusedLars, model), twin(Lars, model)]
+    twin_scalers = scalers(scaled)
     for step in range(3):
-        for clone, optimizer in twins:
+        for (clone, optimizer), scaler in zip(twins, twin_scalers):
             optimizer.zero_grad(set_to_none=True)
             images, labels = batch_of(step)
             features = clone[:-1](images)
-            nn.functional.cross_entropy(clone[-1](features.double()), labels).backward()
-            optimizer.step()
+            backward_and_step(nn.functional.cross_entropy(clone[-1](features.double()), labels), optimizer, scaler)
     (fused_model, fused), (timm_model, reference) = twins
     assert {p.dtype for p in fused_model.parameters()} == {torch.float32, torch.float64}
     assert_same(fused_model, fused, timm_model, reference)
@@ -208,9 +231,41 @@ def test_step_never_reads_a_tensor_back_to_the_host(monkeypatch):
     def forbidden(*_args, **_kwargs):
         raise AssertionError("host synchronisation in FusedLars.step")
 
-    for name in ("item", "__bool__", "__float__", "__int__", "tolist", "cpu", "numpy"):
+    for name in HOST_READS:
         monkeypatch.setattr(torch.Tensor, name, forbidden)
     fused.step()
+
+
+HOST_READS = ("item", "__bool__", "__float__", "__int__", "tolist", "cpu", "numpy")
+
+
+@pytest.mark.parametrize("poisoned", [False, True], ids=["finite", "overflow"])
+def test_a_grad_scaler_steps_fused_lars_without_reading_found_inf(monkeypatch, poisoned):
+    """GradScaler reads its found_inf on the host before stepping an optimizer (to skip the call),
+    unless the optimizer takes grad_scale and found_inf itself: FusedLars does, so scaler.step and
+    scaler.update read nothing back, and an overflowing step still leaves weights and buffers alone."""
+    model = small_game()
+    fused_model, fused = twin(FusedLars, model)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+    run_steps(fused_model, fused, 1, scaler)  # momentum buffers exist
+    fused.zero_grad(set_to_none=True)
+    loss = loss_of(fused_model, 1) * (float("inf") if poisoned else 1.0)
+    scaler.scale(loss).backward()
+    before = copy.deepcopy((fused_model.state_dict(), fused.state_dict()["state"]))
+
+    def forbidden(*_args, **_kwargs):
+        raise AssertionError("host synchronisation in GradScaler.step/update with FusedLars")
+
+    with monkeypatch.context() as patch:
+        for name in HOST_READS:
+            patch.setattr(torch.Tensor, name, forbidden)
+        scaler.step(fused)
+        scaler.update()
+    assert scaler.get_scale() == (2.0**9 if poisoned else 2.0**10)
+    weights_kept = all(torch.equal(value, before[0][key]) for key, value in fused_model.state_dict().items())
+    buffers_kept = all(torch.equal(state["momentum_buffer"], before[1][index]["momentum_buffer"])
+                       for index, state in fused.state_dict()["state"].items())
+    assert weights_kept == buffers_kept == poisoned
 
 
 def test_config_key_chooses_the_implementation():
@@ -220,3 +275,22 @@ def test_config_key_chooses_the_implementation():
     assert ExperimentConfig.from_dict({"optim": {"lars_impl": "timm"}}).optim.lars_impl == "timm"
     with pytest.raises(ConfigError, match="optim.lars_impl"):
         ExperimentConfig.from_dict({"optim": {"lars_impl": "apex"}})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the sync debug mode is CUDA's")
+def test_a_grad_scaler_step_on_cuda_never_synchronises():
+    """On a GPU, CUDA's own check: GradScaler.step/update with FusedLars make no synchronising call."""
+    model = small_game("cuda")
+    fused_model, fused = twin(FusedLars, model)
+    scaler = torch.amp.GradScaler("cuda", init_scale=2.0**10)
+    run_steps(fused_model, fused, 1, scaler)
+    fused.zero_grad(set_to_none=True)
+    scaler.scale(loss_of(fused_model, 1)).backward()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        scaler.step(fused)
+        scaler.update()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert scaler.get_scale() == 2.0**10

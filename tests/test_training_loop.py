@@ -12,6 +12,7 @@ from emcom.config import ConfigError, OptimConfig
 from emcom.distributed import DistributedContext
 from emcom.losses import LossOutput
 from emcom.training.batching import batch_plan
+from emcom.training.lars import FusedLars
 from emcom.training.loop import NonFiniteGuard, train_one_epoch
 from emcom.training.precision import Precision
 
@@ -143,26 +144,58 @@ def test_batch_plan_refuses_a_global_batch_it_cannot_reach():
 
 
 class _DeviceReads(TorchDispatchMode):
-    """Counts reads of a tensor's value by the host (``.item()``, ``bool()``, ``float()``): on a GPU each
-    one waits for everything queued, and the device idles while the host queues the next kernels."""
+    """Counts reads of tensor values by the host: ``.item()``, ``bool()``, ``float()`` (one dispatched
+    ``_local_scalar_dense`` each) and ``.tolist()`` (on a CPU tensor it reads memory without a dispatch,
+    so it is counted where it is called). On a GPU each one waits for everything queued, and the device
+    idles while the host queues the next kernels."""
 
-    def __init__(self):
+    def __init__(self, monkeypatch):
         super().__init__()
         self.count = 0
+        tolist = torch.Tensor.tolist
+
+        def counted_tolist(tensor):
+            self.count += 1
+            return tolist(tensor)
+
+        monkeypatch.setattr(torch.Tensor, "tolist", counted_tolist)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.count += func is torch.ops.aten._local_scalar_dense.default
         return func(*args, **kwargs or {})
 
 
-def test_a_scaled_step_reads_the_device_once_beside_the_scalers_own_read():
-    """fp16's path (grad scaler on): per step, GradScaler.step's found_inf and the guard's scale, both
-    after the backward; nothing after the optimizer step; one more read settles the last step."""
+@pytest.mark.parametrize("optimizer_kind", ["fused_lars", "sgd"])
+def test_a_scaled_epoch_reads_the_device_only_at_its_end(monkeypatch, optimizer_kind):
+    """fp16's path (grad scaler on) with the fused LARS: no read in any step, even a skipped one; the
+    skips are counted on the device and read at the end, with the epoch means. An optimizer that does
+    not take found_inf itself (SGD here, timm's Lars) makes GradScaler.step read it every step."""
     batches = Batches(6, 8)
     model, scaler = TinyModel(), _enabled_scaler()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    with _DeviceReads() as reads:
+    optimizer = (FusedLars(model.parameters(), lr=0.1, momentum=0.9) if optimizer_kind == "fused_lars"
+                 else torch.optim.SGD(model.parameters(), lr=0.1))
+    with _DeviceReads(monkeypatch) as reads:
         stats = train_one_epoch(model, objective_poisoned_at({2}), batches, optimizer, scaler, FP32, CPU, 0,
                                 progress=False)
     assert (stats.steps, stats.skipped_steps) == (5, 1)
-    assert reads.count == 2 * 6 + 1 + 2  # + the epoch means, read once at the end (loss, accuracy)
+    per_step = 0 if optimizer_kind == "fused_lars" else 1
+    assert reads.count == per_step * 6 + 1 + 1  # + the skip counts and the epoch means, one read each
+
+
+def test_skips_are_read_every_check_every_steps_and_a_run_stops_there():
+    """The limit is checked on the host every ``check_every`` steps (the same steps on every rank) and
+    at epoch end: a run whose limit is reached at step 3 stops at step 4, naming steps 1 to 3."""
+    scaler = _enabled_scaler()
+    guard = NonFiniteGuard(scaler, limit=3, check_every=4)
+    steps = []
+
+    def objective(scores):
+        steps.append(1)
+        return LossOutput(scores.pow(2).mean() * (float("nan") if len(steps) <= 3 else 1.0), torch.tensor(0.5))
+
+    with pytest.raises(FloatingPointError, match=r"3 consecutive non-finite steps .* from epoch 1, step 1 "
+                                                 r"to epoch 1, step 3"):
+        _epoch(TinyModel(), objective, Batches(8, 8), scaler, guard=guard)
+    assert len(steps) == 4  # stopped at the first check after the limit, not at the epoch's end (8)
+    with pytest.raises(ValueError, match="check_every must be >= 1"):
+        NonFiniteGuard(scaler, check_every=0)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.io import ImageReadMode, decode_jpeg
 
+from emcom.data.batch_augment import to_device
 from emcom.data.device_views import LoadResized
 from emcom.data.folder import BadImageError, ImageFolderDataset, load_rgb, load_rgb_or_skip
 
@@ -93,7 +94,7 @@ def _decode_each(encoded: list[torch.Tensor], paths: list[str], device: torch.de
                 pass
             try:  # e.g. CMYK JPEGs (ImageNet has a few), which nvJPEG declines: PIL on the CPU
                 image = torch.from_numpy(numpy.asarray(load_rgb(Path(path)))).permute(2, 0, 1)
-                decoded.append(image.to(device))
+                decoded.append(to_device(image, device))  # asynchronous: no wait for the step
             except BadImageError:
                 if on_bad_image == "error":
                     raise

@@ -17,6 +17,16 @@ The update (apex LARC semantics, timm's ``Lars``), per parameter ``p`` with grad
 
 State, ``param_groups`` keys and ``state_dict`` are timm's (``momentum_buffer`` per parameter), so a
 checkpoint written with either implementation resumes with the other.
+
+Under a ``torch.amp.GradScaler`` (fp16) the scaler would otherwise read its ``found_inf`` back to the
+host before every step, to decide in Python whether to call ``step()``: the host then waits for the
+backward, and the device idles while the host queues the step and the next batch. ``FusedLars``
+declares ``_step_supports_amp_scaling``: the scaler hands it ``grad_scale`` and ``found_inf`` as device
+tensors instead, the gradients are unscaled with one multi-tensor multiply, and the momentum and
+weight update run in ``torch._fused_sgd_``, which leaves parameters and buffers untouched where
+``found_inf`` is set (the LARS direction ``d`` above is its gradient: no weight decay or scaling left
+for it to apply). One difference from timm, only with dampening ≠ 0: when the very first step is
+skipped, the next one starts from zeroed buffers (``buf = (1 − dampening) · d`` instead of ``d``).
 """
 
 from __future__ import annotations
@@ -28,6 +38,10 @@ from torch.optim import Optimizer
 
 class FusedLars(Optimizer):
     """Drop-in for ``timm.optim.Lars`` (same arguments and defaults, ``foreach`` accepted and ignored)."""
+
+    # GradScaler sets ``self.grad_scale`` / ``self.found_inf`` (device tensors) around ``step()`` instead
+    # of reading found_inf on the host and skipping the call (torch.amp.GradScaler.step).
+    _step_supports_amp_scaling = True
 
     def __init__(self, params, lr: float = 1.0, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, trust_coeff: float = 0.001,
@@ -51,21 +65,32 @@ class FusedLars(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        found_inf = getattr(self, "found_inf", None)  # set by a GradScaler for this call only
+        grad_scale = getattr(self, "grad_scale", None)  # None when the scaler has unscaled already
         for group in self.param_groups:
             # Collecting the tensors is attribute look-ups only; every kernel below is multi-tensor.
             params = [p for p in group["params"] if p.grad is not None]
-            if params:
+            if not params:
+                continue
+            if found_inf is None:
                 self._update_group(group, params)
+            else:
+                self._update_group_or_skip(group, params, grad_scale, found_inf)
         return loss
 
-    def _update_group(self, group: dict, params: list[Tensor]) -> None:
+    def _directions(self, group: dict, params: list[Tensor]) -> list[Tensor]:
+        """The LARS direction d of each parameter: r · (g + wd · p), or g itself when nothing adapts."""
         grads = [p.grad for p in params]
-        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
-        if weight_decay != 0 or group["always_adapt"]:
+        if group["weight_decay"] != 0 or group["always_adapt"]:
             ratios = self._trust_ratios(params, grads, group)
             # d = r · (g + wd · p) in new tensors: p.grad stays as the backward left it
-            grads = torch._foreach_add(grads, params, alpha=weight_decay)
+            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
             torch._foreach_mul_(grads, ratios)
+        return grads
+
+    def _update_group(self, group: dict, params: list[Tensor]) -> None:
+        grads = self._directions(group, params)
+        lr, momentum = group["lr"], group["momentum"]
         if momentum != 0:
             states = [self.state[p] for p in params]
             buffers = [state.get("momentum_buffer") for state in states]
@@ -82,6 +107,51 @@ class FusedLars(Optimizer):
                         buffers[i] = state["momentum_buffer"] = torch.clone(grads[i]).detach()
             grads = torch._foreach_add(grads, buffers, alpha=momentum) if group["nesterov"] else buffers
         torch._foreach_add_(params, grads, alpha=-lr)
+
+    def _update_group_or_skip(self, group: dict, params: list[Tensor], grad_scale: Tensor | None,
+                              found_inf: Tensor) -> None:
+        """The same update from gradients still multiplied by ``grad_scale`` (a () tensor, or None when
+        already unscaled), applied only where ``found_inf`` (a () float tensor, 0 or 1) is 0: decided on
+        the device, so the host never waits for it."""
+        if grad_scale is not None:  # GradScaler.unscale_'s arithmetic: g · float32(1 / float64(scale))
+            torch._foreach_mul_([p.grad for p in params], grad_scale.double().reciprocal().float())
+        directions = self._directions(group, params)
+        if group["momentum"] == 0:
+            self._fused(group, params, directions, [], False, found_inf)
+            return
+        states = [self.state[p] for p in params]
+        missing = [state.get("momentum_buffer") is None for state in states]
+        # all missing on the first step; both kinds when a parameter's first gradient arrives late
+        for part in ([i for i, m in enumerate(missing) if m], [i for i, m in enumerate(missing) if not m]):
+            if part:
+                self._fused_step(group, [params[i] for i in part], [directions[i] for i in part],
+                                 [states[i] for i in part], found_inf)
+
+    def _fused_step(self, group: dict, params: list[Tensor], directions: list[Tensor], states: list[dict],
+                    found_inf: Tensor) -> None:
+        """Parameters whose momentum buffers all exist, or are all missing: then created, zeroed (not
+        empty_like as torch's SGD: a skipped first step leaves them as they are, read at the next)."""
+        first = states[0].get("momentum_buffer") is None
+        if first:
+            for state, d in zip(states, directions):
+                state["momentum_buffer"] = torch.zeros_like(d)
+        self._fused(group, params, directions, [state["momentum_buffer"] for state in states], first, found_inf)
+
+    @staticmethod
+    def _fused(group: dict, params: list[Tensor], directions: list[Tensor], buffers: list[Tensor],
+               first: bool, found_inf: Tensor) -> None:
+        """buf = d (first) or momentum · buf + (1 − dampening) · d; p −= lr · (buf, or d + momentum · buf
+        with nesterov); nothing where found_inf. One call per (device, dtype), as the kernel requires."""
+        kinds: dict[tuple, list[int]] = {}
+        for i, p in enumerate(params):
+            kinds.setdefault((p.device, p.dtype), []).append(i)
+        for (device, _dtype), indices in kinds.items():
+            torch._fused_sgd_(
+                [params[i] for i in indices], [directions[i] for i in indices],
+                [buffers[i] for i in indices] if buffers else [],
+                weight_decay=0.0, momentum=group["momentum"], lr=group["lr"], dampening=group["dampening"],
+                nesterov=group["nesterov"], maximize=False, is_first_step=first, grad_scale=None,
+                found_inf=found_inf.to(device, non_blocking=True))
 
     @staticmethod
     def _trust_ratios(params: list[Tensor], grads: list[Tensor], group: dict) -> list[Tensor]:

@@ -6,12 +6,14 @@ only. The game's candidates and BatchNorm's statistics stay those of one micro-b
 
 Host reads of device values: each one makes the host wait until the device has run everything
 queued, and the device then idles while the host queues the next kernels (on a GPU, the next batch's
-views and forward). With a grad scaler (fp16, the CUDA default) a step reads the device once, just
-before ``GradScaler.step``, which itself waits for the same backward (its ``found_inf``): nothing
-after the optimizer step waits, so the host prepares the next batch while the device runs the
-step. Without one (fp32, bf16) each loss is read to stop on the first non-finite one before its
-gradients reach the weights: there is no step to skip. Progress is read at most once per tqdm
-refresh interval.
+views and forward). With a grad scaler (fp16, the CUDA default) and the fused LARS, a step reads
+nothing: the optimizer takes the scaler's ``found_inf`` on the device (``FusedLars``) and skipped
+steps are counted there (:class:`NonFiniteGuard`, read every 100 steps), so the host runs ahead
+and queues the next batch while the device runs the step. (With an optimizer that does not take
+``found_inf``, timm's Lars among them, ``GradScaler.step`` itself reads it every step.) Without a
+scaler (fp32, bf16) each loss is read to stop on the first non-finite one before its gradients
+reach the weights: there is no step to skip. Progress is read at most once per tqdm refresh
+interval, the epoch means once at its end.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from emcom.distributed import DistributedContext, all_reduce_mean
 # 2**-84 (about 5e-26), far below any scale a healthy fp16 run needs, and still above the float32
 # range's end (about 150 halvings). A run still non-finite there has diverged.
 DEFAULT_MAX_CONSECUTIVE_NONFINITE = 100
+# The host reads the skipped-step counts every this many steps (and at epoch end): one wait on the
+# device per 100 steps instead of one per step.
+CHECK_NONFINITE_EVERY = 100
 
 
 @dataclass
@@ -63,21 +68,27 @@ class NonFiniteGuard:
     naming the epoch and step of the first and the last. One guard lives for the whole run (the count
     spans epochs).
 
-    A step is known to be skipped when the scaler's scale has gone down (it halves at each skipped
-    step). The scale is read once per step, before the next ``scaler.step`` (see the module's
-    docstring), so a step's outcome is settled at the next step or at :meth:`settle` (epoch end).
+    A step was skipped when the scaler's scale went down (it halves at each skipped step). That is
+    compared and counted on the device, step by step; the host reads the counts every
+    ``check_every`` steps and at epoch end (:meth:`settle`), the same steps on every rank, so all
+    ranks stop together. A diverged run therefore stops up to ``check_every`` steps after its
+    ``limit``-th skipped step; the steps in between were skipped too, and left the weights alone.
     """
 
-    def __init__(self, scaler: torch.amp.GradScaler, limit: int = DEFAULT_MAX_CONSECUTIVE_NONFINITE):
+    def __init__(self, scaler: torch.amp.GradScaler, limit: int = DEFAULT_MAX_CONSECUTIVE_NONFINITE,
+                 check_every: int = CHECK_NONFINITE_EVERY):
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
+        if check_every < 1:
+            raise ValueError(f"check_every must be >= 1, got {check_every}")
         self.scaler = scaler
         self.limit = limit
-        self.consecutive = 0
-        self.first: tuple[int, int] | None = None  # (epoch, step) of the current run of skipped steps
-        self.skipped_total = 0  # steps skipped so far, settled ones
-        self._pending: tuple[int, int] | None = None  # (epoch, step) of the step not settled yet
-        self._scale_before: float | None = None  # the scale that step ran with
+        self.check_every = check_every
+        self.skipped_total = 0  # steps skipped so far, as of the last read (settle)
+        self._steps: list[tuple[int, int]] = []  # (epoch, step) of each step taken, by run-wide index
+        # On the device, created at the first step (int64): [consecutive skips, skips in all, index of the
+        # current run's first skip, tripped (0/1), first and last index of the run that reached the limit]
+        self._counts: torch.Tensor | None = None
 
     @property
     def skips(self) -> bool:
@@ -93,35 +104,48 @@ class NonFiniteGuard:
         return loss * torch.where(finite, 1.0, float("nan")).to(loss.dtype)
 
     def step(self, optimizer: torch.optim.Optimizer, epoch: int, step: int) -> None:
-        """Step through the scaler; the step's outcome is settled by the next call or :meth:`settle`."""
-        if self.skips:
-            self._settle(self.scaler.get_scale())
-            self._pending = (epoch, step)
+        """Step through the scaler and count the step's outcome on the device (no host read, except
+        every ``check_every`` steps)."""
+        if not self.skips:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+            return
+        # the scale tensor itself (torch's own accessor; a copy, since update() changes it in place)
+        scale_before = self.scaler._get_scale_async().clone()
+        if self._counts is None:
+            self._counts = torch.zeros(6, dtype=torch.int64, device=scale_before.device)
         self.scaler.step(optimizer)
         self.scaler.update()
+        self._count(len(self._steps), self.scaler._get_scale_async() < scale_before)
+        self._steps.append((epoch, step))
+        if len(self._steps) % self.check_every == 0:
+            self.settle()
+
+    def _count(self, index: int, skipped: torch.Tensor) -> None:
+        """Device-side bookkeeping of step ``index`` (``skipped``: a () bool tensor)."""
+        consecutive, total, run_first, tripped, trip_first, trip_last = self._counts.unbind(0)
+        skip = skipped.long()
+        consecutive = (consecutive + 1) * skip
+        run_first = torch.where(consecutive == 1, index, run_first)
+        trips = (consecutive >= self.limit) & (tripped == 0)  # the first time the limit is reached
+        self._counts = torch.stack([
+            consecutive, total + skip, run_first, torch.where(trips, 1, tripped),
+            torch.where(trips, run_first, trip_first), torch.where(trips, index, trip_last)])
 
     def settle(self) -> None:
-        """Settle the last step taken (reads the scale: call it where the host waits anyway, at epoch end)."""
-        if self.skips and self._pending is not None:
-            self._settle(self.scaler.get_scale())
-
-    def _settle(self, scale: float) -> None:
-        """``scale``: the scaler's scale now, i.e. after the pending step's update."""
-        pending, before = self._pending, self._scale_before
-        self._pending, self._scale_before = None, scale
-        if pending is None:
+        """Read the counts (one host read: call it where the host may wait, as at epoch end) and stop
+        the run if ``limit`` consecutive steps were skipped."""
+        if not self.skips or self._counts is None:
             return
-        if scale >= before:
-            self.consecutive, self.first = 0, None
-            return
-        self.skipped_total += 1
-        self.consecutive += 1
-        self.first = self.first or pending
-        if self.consecutive >= self.limit:
+        consecutive, total, _run_first, tripped, trip_first, trip_last = self._counts.tolist()
+        self.skipped_total = total
+        if tripped:
+            first, last = self._steps[trip_first], self._steps[trip_last]
             raise FloatingPointError(
-                f"{self.consecutive} consecutive non-finite steps (run.max_consecutive_nonfinite), from epoch "
-                f"{self.first[0] + 1}, step {self.first[1] + 1} to epoch {pending[0] + 1}, step {pending[1] + 1}; "
-                f"grad scale now {scale:.3g}: the run diverged; lower optim.base_lr or use run.precision: fp32")
+                f"{self.limit} consecutive non-finite steps (run.max_consecutive_nonfinite), from epoch "
+                f"{first[0] + 1}, step {first[1] + 1} to epoch {last[0] + 1}, step {last[1] + 1}; "
+                f"grad scale now {self.scaler.get_scale():.3g}: the run diverged; lower optim.base_lr or use "
+                "run.precision: fp32")
 
 
 def _to_device(images: torch.Tensor, ctx: DistributedContext, channels_last: bool) -> torch.Tensor:
@@ -190,6 +214,6 @@ def train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx:
     bar.close()
     seconds = time.perf_counter() - start
     skipped_steps = guard.skipped_total - skipped_before
-    means = all_reduce_mean(sums[:2] / sums[2].clamp(min=1))
-    return EpochStats(float(means[0]), float(means[1]), images_seen * ctx.world_size, seconds,
+    loss_mean, accuracy_mean = all_reduce_mean(sums[:2] / sums[2].clamp(min=1)).tolist()  # one read
+    return EpochStats(loss_mean, accuracy_mean, images_seen * ctx.world_size, seconds,
                       steps_taken - skipped_steps, skipped, skipped_steps)
