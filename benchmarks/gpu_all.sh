@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU measurement of issue #9 in one device call (< 8 min on one H100/H200; each part prints a table):
-#   0. the CUDA tests: LARS equality, nvJPEG decoding, batched views (equal to torchvision, and never
-#      synchronising the stream: CUDA's sync debug mode)
+#   0. the CUDA tests: LARS equality, nvJPEG decoding, batched views (equal to torchvision), and CUDA's
+#      sync debug mode on the views, a scaled FusedLars step and a scaled epoch (no sync inside a step)
 #   1. train step vs floor per variant, ResNet-50 224 px batch 128 fp16, fused and timm LARS interleaved
 #   2. the LARS step alone, fused vs timm
 #   3. end to end from 25,600 synthetic 320 px JPEGs: decode / views / step stages, then -aug and +aug
@@ -22,7 +22,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
   echo
   echo "## 0. CUDA tests"
-  timeout 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_lars.py tests/test_gpu_decode.py \
+  timeout 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_lars.py tests/test_gpu_decode.py tests/test_training_loop.py \
       tests/test_batch_augment.py -k "cuda or read_like" || echo "(CUDA tests failed: $?)"
   echo
   echo "## 1. step vs floor (train_step.py)"

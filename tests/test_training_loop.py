@@ -199,3 +199,35 @@ def test_skips_are_read_every_check_every_steps_and_a_run_stops_there():
     assert len(steps) == 4  # stopped at the first check after the limit, not at the epoch's end (8)
     with pytest.raises(ValueError, match="check_every must be >= 1"):
         NonFiniteGuard(scaler, check_every=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the sync debug mode is CUDA's")
+def test_a_scaled_epoch_on_cuda_synchronises_only_at_its_end():
+    """On a GPU, CUDA's own check, in "warn" mode: a 6-step fp16-style epoch (grad scaler, fused LARS,
+    a skipped step) makes exactly two synchronising calls, both after the last step: the skip counts
+    and the epoch means."""
+    import warnings
+
+    cuda = DistributedContext(0, 1, 0, torch.device("cuda"))
+    model, scaler = TinyModel().cuda(), torch.amp.GradScaler("cuda")
+    optimizer = FusedLars(model.parameters(), lr=0.1, momentum=0.9)
+    poisoned = {2}
+    calls = []
+
+    def objective(scores):  # everything on the device: no host tensor to copy in
+        loss = scores.pow(2).mean() * (float("nan") if len(calls) in poisoned else 1.0)
+        calls.append(1)
+        return LossOutput(loss, scores.detach().mean() * 0 + 0.5)
+
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            stats = train_one_epoch(model, objective, Batches(6, 8), optimizer, scaler, FP32, cuda, 0,
+                                    progress=False)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    synchronising = [w for w in caught if "synchroniz" in str(w.message)]
+    assert (stats.steps, stats.skipped_steps) == (5, 1)
+    assert len(synchronising) == 2, [str(w.message) for w in synchronising]
