@@ -44,16 +44,24 @@ def loss_of(model, step: int) -> torch.Tensor:
     return nn.functional.cross_entropy(model(images.to(device)), labels.to(device))
 
 
-def backward_and_step(loss, optimizer, scaler=None):
-    """One optimizer step from ``loss``, through ``scaler`` when given (FusedLars then gets the scaled
-    gradients with the scaler's grad_scale and found_inf; timm's Lars gets them unscaled)."""
+def backward(loss, scaler=None):
+    """Gradients of ``loss``, multiplied by the scaler's scale when there is one."""
+    (loss if scaler is None else scaler.scale(loss)).backward()
+
+
+def step(optimizer, scaler=None):
+    """An optimizer step, through ``scaler`` when given (FusedLars then gets the scaled gradients with
+    the scaler's grad_scale and found_inf; timm's Lars gets them unscaled)."""
     if scaler is None:
-        loss.backward()
         optimizer.step()
     else:
-        scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
+
+
+def backward_and_step(loss, optimizer, scaler=None):
+    backward(loss, scaler)
+    step(optimizer, scaler)
 
 
 def scalers(scaled: bool) -> list:
@@ -127,19 +135,14 @@ def test_parameters_without_gradient_or_with_a_zero_one_match_too(scaled):
     model = small_game()
     twins = [twin(FusedLars, model), twin(Lars, model)]
     twin_scalers = scalers(scaled)
-    for step in range(4):
+    for number in range(4):
         for (clone, optimizer), scaler in zip(twins, twin_scalers):
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_of(clone, step)
-            (scaler.scale(loss) if scaler else loss).backward()
-            if step < 2:
+            backward(loss_of(clone, number), scaler)
+            if number < 2:
                 clone[-1].weight.grad = None  # no gradient yet: no momentum buffer either
             clone[3].weight.grad.zero_()  # a decayed conv weight: its update is then the weight decay alone
-            if scaler is None:
-                optimizer.step()
-            else:
-                scaler.step(optimizer)
-                scaler.update()
+            step(optimizer, scaler)
     (fused_model, fused), (timm_model, reference) = twins
     assert_same(fused_model, fused, timm_model, reference)
 
@@ -228,15 +231,17 @@ def test_step_never_reads_a_tensor_back_to_the_host(monkeypatch):
     run_steps(fused_model, fused, 1)  # momentum buffers exist: the steady-state path is checked next
     loss_of(fused_model, 1).backward()
 
-    def forbidden(*_args, **_kwargs):
-        raise AssertionError("host synchronisation in FusedLars.step")
-
-    for name in HOST_READS:
-        monkeypatch.setattr(torch.Tensor, name, forbidden)
+    forbid_host_reads(monkeypatch, "FusedLars.step")
     fused.step()
 
 
-HOST_READS = ("item", "__bool__", "__float__", "__int__", "tolist", "cpu", "numpy")
+def forbid_host_reads(patch, where: str) -> None:
+    """Make every way of reading a tensor's value back to the host raise, naming ``where``."""
+    def forbidden(*_args, **_kwargs):
+        raise AssertionError(f"host synchronisation in {where}")
+
+    for name in ("item", "__bool__", "__float__", "__int__", "tolist", "cpu", "numpy"):
+        patch.setattr(torch.Tensor, name, forbidden)
 
 
 @pytest.mark.parametrize("poisoned", [False, True], ids=["finite", "overflow"])
@@ -252,13 +257,8 @@ def test_a_grad_scaler_steps_fused_lars_without_reading_found_inf(monkeypatch, p
     loss = loss_of(fused_model, 1) * (float("inf") if poisoned else 1.0)
     scaler.scale(loss).backward()
     before = copy.deepcopy((fused_model.state_dict(), fused.state_dict()["state"]))
-
-    def forbidden(*_args, **_kwargs):
-        raise AssertionError("host synchronisation in GradScaler.step/update with FusedLars")
-
     with monkeypatch.context() as patch:
-        for name in HOST_READS:
-            patch.setattr(torch.Tensor, name, forbidden)
+        forbid_host_reads(patch, "GradScaler.step/update with FusedLars")
         scaler.step(fused)
         scaler.update()
     assert scaler.get_scale() == (2.0**9 if poisoned else 2.0**10)

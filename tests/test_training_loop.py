@@ -3,6 +3,8 @@ run naming epoch and step; without a scaler the first one stops it; gradient acc
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -52,8 +54,9 @@ def objective_poisoned_at(calls_to_poison: set[int]):
         if len(calls) in calls_to_poison:
             loss = loss * float("nan")
         calls.append(1)
-        return LossOutput(loss, torch.tensor(0.5))
+        return LossOutput(loss, scores.detach().mean() * 0 + 0.5)  # on the scores' device: nothing copied in
 
+    objective.calls = calls  # the calls so far, for tests that count them
     return objective
 
 
@@ -187,16 +190,11 @@ def test_skips_are_read_every_check_every_steps_and_a_run_stops_there():
     at epoch end: a run whose limit is reached at step 3 stops at step 4, naming steps 1 to 3."""
     scaler = _enabled_scaler()
     guard = NonFiniteGuard(scaler, limit=3, check_every=4)
-    steps = []
-
-    def objective(scores):
-        steps.append(1)
-        return LossOutput(scores.pow(2).mean() * (float("nan") if len(steps) <= 3 else 1.0), torch.tensor(0.5))
-
+    objective = objective_poisoned_at({0, 1, 2})
     with pytest.raises(FloatingPointError, match=r"3 consecutive non-finite steps .* from epoch 1, step 1 "
                                                  r"to epoch 1, step 3"):
         _epoch(TinyModel(), objective, Batches(8, 8), scaler, guard=guard)
-    assert len(steps) == 4  # stopped at the first check after the limit, not at the epoch's end (8)
+    assert len(objective.calls) == 4  # stopped at the first check after the limit, not at the epoch's end (8)
     with pytest.raises(ValueError, match="check_every must be >= 1"):
         NonFiniteGuard(scaler, check_every=0)
 
@@ -206,26 +204,16 @@ def test_a_scaled_epoch_on_cuda_synchronises_only_at_its_end():
     """On a GPU, CUDA's own check, in "warn" mode: a 6-step fp16-style epoch (grad scaler, fused LARS,
     a skipped step) makes exactly two synchronising calls, both after the last step: the skip counts
     and the epoch means."""
-    import warnings
-
     cuda = DistributedContext(0, 1, 0, torch.device("cuda"))
     model, scaler = TinyModel().cuda(), torch.amp.GradScaler("cuda")
     optimizer = FusedLars(model.parameters(), lr=0.1, momentum=0.9)
-    poisoned = {2}
-    calls = []
-
-    def objective(scores):  # everything on the device: no host tensor to copy in
-        loss = scores.pow(2).mean() * (float("nan") if len(calls) in poisoned else 1.0)
-        calls.append(1)
-        return LossOutput(loss, scores.detach().mean() * 0 + 0.5)
-
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            stats = train_one_epoch(model, objective, Batches(6, 8), optimizer, scaler, FP32, cuda, 0,
-                                    progress=False)
+            stats = train_one_epoch(model, objective_poisoned_at({2}), Batches(6, 8), optimizer, scaler, FP32,
+                                    cuda, 0, progress=False)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     synchronising = [w for w in caught if "synchroniz" in str(w.message)]

@@ -122,20 +122,15 @@ class FusedLars(Optimizer):
         states = [self.state[p] for p in params]
         missing = [state.get("momentum_buffer") is None for state in states]
         # all missing on the first step; both kinds when a parameter's first gradient arrives late
-        for part in ([i for i, m in enumerate(missing) if m], [i for i, m in enumerate(missing) if not m]):
-            if part:
-                self._fused_step(group, [params[i] for i in part], [directions[i] for i in part],
-                                 [states[i] for i in part], found_inf)
-
-    def _fused_step(self, group: dict, params: list[Tensor], directions: list[Tensor], states: list[dict],
-                    found_inf: Tensor) -> None:
-        """Parameters whose momentum buffers all exist, or are all missing: then created, zeroed (not
-        empty_like as torch's SGD: a skipped first step leaves them as they are, read at the next)."""
-        first = states[0].get("momentum_buffer") is None
-        if first:
-            for state, d in zip(states, directions):
-                state["momentum_buffer"] = torch.zeros_like(d)
-        self._fused(group, params, directions, [state["momentum_buffer"] for state in states], first, found_inf)
+        for first in (True, False):
+            part = [i for i, m in enumerate(missing) if m == first]
+            if not part:
+                continue
+            if first:  # zeros, not empty_like as torch's SGD: a skipped first step leaves them, read at the next
+                for i in part:
+                    states[i]["momentum_buffer"] = torch.zeros_like(directions[i])
+            self._fused(group, [params[i] for i in part], [directions[i] for i in part],
+                        [states[i]["momentum_buffer"] for i in part], first, found_inf)
 
     @staticmethod
     def _fused(group: dict, params: list[Tensor], directions: list[Tensor], buffers: list[Tensor],

@@ -137,7 +137,7 @@ class NonFiniteGuard:
         the run if ``limit`` consecutive steps were skipped."""
         if not self.skips or self._counts is None:
             return
-        consecutive, total, _run_first, tripped, trip_first, trip_last = self._counts.tolist()
+        _consecutive, total, _run_first, tripped, trip_first, trip_last = self._counts.tolist()
         self.skipped_total = total
         if tripped:
             first, last = self._steps[trip_first], self._steps[trip_last]
