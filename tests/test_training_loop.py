@@ -95,8 +95,10 @@ def test_persistent_non_finite_steps_stop_the_run_naming_epoch_and_step():
     model = TinyModel()
     stats = _epoch(model, objective, Batches(4, 8), scaler, epoch=0, guard=guard)
     assert stats.skipped_steps == 2
-    with pytest.raises(FloatingPointError, match=r"4 consecutive non-finite steps .* from epoch 1, step 3 "
-                                                 r"to epoch 2, step 2"):
+    # the message names the config keys that change the outcome
+    with pytest.raises(FloatingPointError, match=r"4 consecutive non-finite steps \(run.max_consecutive_nonfinite\), "
+                                                 r"from epoch 1, step 3 to epoch 2, step 2; grad scale now .*: the run "
+                                                 r"diverged; lower optim.base_lr or use run.precision: fp32$"):
         _epoch(model, objective, Batches(4, 8), scaler, epoch=1, guard=guard)
 
 
@@ -109,7 +111,8 @@ def test_a_finite_step_resets_the_consecutive_count():
 
 def test_without_a_scaler_the_first_non_finite_loss_stops():
     disabled = torch.amp.GradScaler("cpu", enabled=False)
-    with pytest.raises(FloatingPointError, match="non-finite loss nan at epoch 3, step 2"):
+    with pytest.raises(FloatingPointError, match="non-finite loss nan at epoch 3, step 2; "
+                                                 "lower optim.base_lr or use run.precision: fp32/bf16$"):
         _epoch(TinyModel(), objective_poisoned_at({1}), Batches(4, 8), disabled, epoch=2)
 
 
@@ -125,8 +128,60 @@ def test_accumulated_micro_batches_make_the_step_of_the_whole_batch():
     assert stats_one.steps == stats_two.steps == 1 and stats_two.images == 8
     for a, b in zip(one.parameters(), two.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
-    # an incomplete accumulation at the end of the epoch is dropped, as drop_last drops images
-    assert _epoch(TinyModel(), objective_poisoned_at(set()), Batches(5, 4), disabled, accumulation_steps=2).steps == 2
+    # an incomplete accumulation at the end of the epoch is dropped, as drop_last drops images: it is
+    # neither trained on nor counted in the epoch's images and means
+    batches = Batches(5, 4)
+    objective = objective_poisoned_at(set())
+    stats = _epoch(TinyModel(), objective, batches, disabled, accumulation_steps=2)
+    assert (stats.steps, stats.images, len(objective.calls)) == (2, 16, 4)
+    with pytest.raises(ValueError, match="accumulation_steps must be >= 1, got 0"):
+        _epoch(TinyModel(), objective, batches, disabled, accumulation_steps=0)
+
+
+def test_the_guard_accepts_its_smallest_settings_and_names_a_wrong_one():
+    scaler = _enabled_scaler()
+    guard = NonFiniteGuard(scaler, limit=1, check_every=1)
+    with pytest.raises(FloatingPointError, match="1 consecutive non-finite steps .* from epoch 1, step 2 to epoch 1, "
+                                                 "step 2"):
+        _epoch(TinyModel(), objective_poisoned_at({1}), Batches(3, 8), scaler, guard=guard)
+    with pytest.raises(ValueError, match="limit must be >= 1, got 0"):
+        NonFiniteGuard(scaler, limit=0)
+    with pytest.raises(ValueError, match="check_every must be >= 1, got 0"):
+        NonFiniteGuard(scaler, check_every=0)
+
+
+def test_a_scaled_finite_loss_back_propagates_unchanged_and_a_non_finite_one_as_nan():
+    guard = NonFiniteGuard(_enabled_scaler())
+    weight = torch.tensor([0.5, -2.0], requires_grad=True)
+    loss = (weight ** 2).sum()
+    kept = guard.loss_for_backward(loss, torch.isfinite(loss), epoch=0, step=0)
+    assert torch.equal(kept, loss) and kept.dtype == loss.dtype
+    kept.backward()
+    assert torch.equal(weight.grad, 2 * weight.detach())
+    poisoned = guard.loss_for_backward(loss, torch.tensor(False), epoch=0, step=0)
+    assert torch.isnan(poisoned)
+
+
+def test_a_scaled_guard_that_never_stepped_settles_with_nothing_skipped():
+    guard = NonFiniteGuard(_enabled_scaler())
+    guard.settle()  # an epoch of no step (every batch undecodable) reads nothing and stops nothing
+    assert guard.skipped_total == 0
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_the_views_reach_the_model_in_the_precisions_memory_format(channels_last):
+    seen = []
+
+    class RecordingModel(TinyModel):
+        def forward(self, sender_view, receiver_view):
+            seen.extend(view.is_contiguous(memory_format=torch.channels_last) for view in (sender_view, receiver_view))
+            return super().forward(sender_view, receiver_view)
+
+    model = RecordingModel()
+    train_one_epoch(model, objective_poisoned_at(set()), Batches(2, 8), torch.optim.SGD(model.parameters(), lr=0.1),
+                    torch.amp.GradScaler("cpu", enabled=False), Precision("fp32", "cpu", channels_last), CPU, 0,
+                    progress=False)
+    assert seen == [channels_last] * 4
 
 
 @pytest.mark.parametrize("world,global_batch,accumulation,expected_batch,expected_lr", [
@@ -195,8 +250,6 @@ def test_skips_are_read_every_check_every_steps_and_a_run_stops_there():
                                                  r"to epoch 1, step 3"):
         _epoch(TinyModel(), objective, Batches(8, 8), scaler, guard=guard)
     assert len(objective.calls) == 4  # stopped at the first check after the limit, not at the epoch's end (8)
-    with pytest.raises(ValueError, match="check_every must be >= 1"):
-        NonFiniteGuard(scaler, check_every=0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: the sync debug mode is CUDA's")
