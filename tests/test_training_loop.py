@@ -4,6 +4,7 @@ run naming epoch and step; without a scaler the first one stops it; gradient acc
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -136,6 +137,33 @@ def test_accumulated_micro_batches_make_the_step_of_the_whole_batch():
     assert (stats.steps, stats.images, len(objective.calls)) == (2, 16, 4)
     with pytest.raises(ValueError, match="accumulation_steps must be >= 1, got 0"):
         _epoch(TinyModel(), objective, batches, disabled, accumulation_steps=0)
+
+
+def test_images_dropped_by_on_bad_image_skip_are_counted():
+    """A batch that lost images to undecodable files is shorter than the loader's batch_size; one that lost
+    them all arrives as None (emcom.data.folder): both are counted, and only the images seen are trained on."""
+    batches = Batches(3, 8)
+    (sender, receiver), labels = batches[1]
+    batches[1] = ((sender[:6], receiver[:6]), labels[:6])
+    batches[2] = None
+    stats = _epoch(TinyModel(), objective_poisoned_at(set()), batches, torch.amp.GradScaler("cpu", enabled=False))
+    assert (stats.skipped, stats.images) == (2 + 8, 8 + 6)
+
+
+def test_gradients_are_synchronised_on_the_last_micro_batch_of_a_step_only():
+    """Under DDP (a model with ``no_sync``) the micro-batches before a step's last accumulate locally."""
+    entered = []
+
+    class DdpLike(TinyModel):
+        @contextmanager
+        def no_sync(self):
+            entered.append(len(calls))
+            yield
+
+    objective = objective_poisoned_at(set())
+    calls = objective.calls
+    _epoch(DdpLike(), objective, Batches(6, 4), torch.amp.GradScaler("cpu", enabled=False), accumulation_steps=3)
+    assert entered == [0, 1, 3, 4]  # micro-batches 1, 2 and 4, 5 of the two steps; 3 and 6 all-reduce
 
 
 def test_the_guard_accepts_its_smallest_settings_and_names_a_wrong_one():
