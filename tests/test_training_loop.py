@@ -3,6 +3,7 @@ run naming epoch and step; without a scaler the first one stops it; gradient acc
 
 from __future__ import annotations
 
+import time
 import warnings
 from contextlib import contextmanager
 
@@ -137,6 +138,40 @@ def test_accumulated_micro_batches_make_the_step_of_the_whole_batch():
     assert (stats.steps, stats.images, len(objective.calls)) == (2, 16, 4)
     with pytest.raises(ValueError, match="accumulation_steps must be >= 1, got 0"):
         _epoch(TinyModel(), objective, batches, disabled, accumulation_steps=0)
+
+
+def test_the_epoch_statistics_are_the_means_over_its_finite_micro_batches():
+    losses, accuracies = [], [0.25, 0.5, 1.0, 0.75]
+
+    def objective(scores):
+        loss = scores.pow(2).mean()
+        if len(losses) == 2:
+            loss = loss * float("nan")  # a skipped step: left out of both means
+        losses.append(float(loss.detach()))
+        return LossOutput(loss, torch.tensor(accuracies[len(losses) - 1]))
+
+    started = time.perf_counter()
+    stats = _epoch(TinyModel(), objective, Batches(4, 8), _enabled_scaler())
+    elapsed = time.perf_counter() - started
+    finite = [0, 1, 3]
+    assert stats.loss == pytest.approx(sum(losses[i] for i in finite) / 3, rel=1e-12)
+    assert stats.accuracy == pytest.approx((0.25 + 0.5 + 0.75) / 3, rel=1e-12)
+    assert (stats.images, stats.steps, stats.skipped_steps) == (32, 3, 1)
+    assert 0 < stats.seconds <= elapsed
+
+    one = _epoch(TinyModel(), objective_poisoned_at(set()), Batches(1, 8), torch.amp.GradScaler("cpu", enabled=False))
+    with torch.no_grad():
+        first_loss = float(TinyModel()(*Batches(1, 8)[0][0]).pow(2).mean())
+    assert one.loss == pytest.approx(first_loss, rel=1e-6)
+
+
+def test_a_guard_carried_across_epochs_counts_each_epochs_skips_in_that_epoch():
+    scaler = _enabled_scaler()
+    guard = NonFiniteGuard(scaler, limit=10)
+    objective = objective_poisoned_at({0, 1, 5})
+    first = _epoch(TinyModel(), objective, Batches(4, 8), scaler, epoch=0, guard=guard)
+    second = _epoch(TinyModel(), objective, Batches(4, 8), scaler, epoch=1, guard=guard)
+    assert (first.skipped_steps, second.skipped_steps, guard.skipped_total) == (2, 1, 3)
 
 
 def test_images_dropped_by_on_bad_image_skip_are_counted():
