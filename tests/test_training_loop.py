@@ -178,11 +178,26 @@ def test_images_dropped_by_on_bad_image_skip_are_counted():
     """A batch that lost images to undecodable files is shorter than the loader's batch_size; one that lost
     them all arrives as None (emcom.data.folder): both are counted, and only the images seen are trained on."""
     batches = Batches(3, 8)
-    (sender, receiver), labels = batches[1]
-    batches[1] = ((sender[:6], receiver[:6]), labels[:6])
-    batches[2] = None
+    (sender, receiver), labels = batches[2]
+    batches[1] = None
+    batches[2] = ((sender[:6], receiver[:6]), labels[:6])
     stats = _epoch(TinyModel(), objective_poisoned_at(set()), batches, torch.amp.GradScaler("cpu", enabled=False))
-    assert (stats.skipped, stats.images) == (2 + 8, 8 + 6)
+    assert (stats.skipped, stats.images) == (8 + 2, 8 + 6)
+
+
+def test_a_batch_that_lost_every_image_leaves_the_weights_alone():
+    """No gradient, no update: not even momentum or weight decay moves the weights on an empty batch."""
+    disabled = torch.amp.GradScaler("cpu", enabled=False)
+    weights = []
+    for lost in (0, 1):
+        batches = Batches(1, 8)
+        batches.extend([None] * lost)
+        model = TinyModel()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1)
+        train_one_epoch(model, objective_poisoned_at(set()), batches, optimizer, disabled, FP32, CPU, 0,
+                        progress=False)
+        weights.append(model.linear.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1])
 
 
 def test_gradients_are_synchronised_on_the_last_micro_batch_of_a_step_only():
