@@ -159,6 +159,13 @@ def test_the_epoch_statistics_are_the_means_over_its_finite_micro_batches():
     assert (stats.images, stats.steps, stats.skipped_steps) == (32, 3, 1)
     assert 0 < stats.seconds <= elapsed
 
+    # the images of all ranks: each of 2 ranks trains on as many as this one (a context of rank 0 of 2)
+    two_ranks = DistributedContext(0, 2, 0, torch.device("cpu"))
+    model = TinyModel()
+    stats = train_one_epoch(model, objective_poisoned_at(set()), Batches(3, 8), torch.optim.SGD(model.parameters(), lr=0.1),
+                            torch.amp.GradScaler("cpu", enabled=False), FP32, two_ranks, 0, progress=False)
+    assert stats.images == 2 * 3 * 8
+
     one = _epoch(TinyModel(), objective_poisoned_at(set()), Batches(1, 8), torch.amp.GradScaler("cpu", enabled=False))
     with torch.no_grad():
         first_loss = float(TinyModel()(*Batches(1, 8)[0][0]).pow(2).mean())
