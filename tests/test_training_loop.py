@@ -68,9 +68,14 @@ def _enabled_scaler() -> torch.amp.GradScaler:
     return scaler
 
 
-def _epoch(model, objective, batches, scaler, epoch=0, guard=None, accumulation_steps=1, lr=0.1):
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    return train_one_epoch(model, objective, batches, optimizer, scaler, FP32, CPU, epoch, progress=False,
+def _disabled_scaler() -> torch.amp.GradScaler:
+    return torch.amp.GradScaler("cpu", enabled=False)
+
+
+def _epoch(model, objective, batches, scaler, epoch=0, guard=None, accumulation_steps=1, lr=0.1, ctx=CPU,
+           precision=FP32, **sgd):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, **sgd)
+    return train_one_epoch(model, objective, batches, optimizer, scaler, precision, ctx, epoch, progress=False,
                            accumulation_steps=accumulation_steps, guard=guard)
 
 
@@ -112,14 +117,14 @@ def test_a_finite_step_resets_the_consecutive_count():
 
 
 def test_without_a_scaler_the_first_non_finite_loss_stops():
-    disabled = torch.amp.GradScaler("cpu", enabled=False)
+    disabled = _disabled_scaler()
     with pytest.raises(FloatingPointError, match="non-finite loss nan at epoch 3, step 2; "
                                                  "lower optim.base_lr or use run.precision: fp32/bf16$"):
         _epoch(TinyModel(), objective_poisoned_at({1}), Batches(4, 8), disabled, epoch=2)
 
 
 def test_accumulated_micro_batches_make_the_step_of_the_whole_batch():
-    disabled = torch.amp.GradScaler("cpu", enabled=False)
+    disabled = _disabled_scaler()
     whole = Batches(1, 8)
     halves = Batches(0, 4)
     (sender, receiver), labels = whole[0]
@@ -159,17 +164,16 @@ def test_the_epoch_statistics_are_the_means_over_its_finite_micro_batches():
     assert (stats.images, stats.steps, stats.skipped_steps) == (32, 3, 1)
     assert 0 < stats.seconds <= elapsed
 
-    # the images of all ranks: each of 2 ranks trains on as many as this one (a context of rank 0 of 2)
-    two_ranks = DistributedContext(0, 2, 0, torch.device("cpu"))
-    model = TinyModel()
-    stats = train_one_epoch(model, objective_poisoned_at(set()), Batches(3, 8), torch.optim.SGD(model.parameters(), lr=0.1),
-                            torch.amp.GradScaler("cpu", enabled=False), FP32, two_ranks, 0, progress=False)
-    assert stats.images == 2 * 3 * 8
-
-    one = _epoch(TinyModel(), objective_poisoned_at(set()), Batches(1, 8), torch.amp.GradScaler("cpu", enabled=False))
+    one = _epoch(TinyModel(), objective_poisoned_at(set()), Batches(1, 8), _disabled_scaler())
     with torch.no_grad():
         first_loss = float(TinyModel()(*Batches(1, 8)[0][0]).pow(2).mean())
     assert one.loss == pytest.approx(first_loss, rel=1e-6)
+
+
+def test_an_epochs_images_are_those_of_every_rank():
+    two_ranks = DistributedContext(0, 2, 0, torch.device("cpu"))  # rank 0 of 2, each as many images as this one
+    stats = _epoch(TinyModel(), objective_poisoned_at(set()), Batches(3, 8), _disabled_scaler(), ctx=two_ranks)
+    assert stats.images == 2 * 3 * 8
 
 
 def test_a_guard_carried_across_epochs_counts_each_epochs_skips_in_that_epoch():
@@ -185,24 +189,22 @@ def test_images_dropped_by_on_bad_image_skip_are_counted():
     """A batch that lost images to undecodable files is shorter than the loader's batch_size; one that lost
     them all arrives as None (emcom.data.folder): both are counted, and only the images seen are trained on."""
     batches = Batches(3, 8)
-    (sender, receiver), labels = batches[2]
+    for index, kept in ((0, 6), (2, 7)):  # an empty batch between two short ones: each count adds up
+        (sender, receiver), labels = batches[index]
+        batches[index] = ((sender[:kept], receiver[:kept]), labels[:kept])
     batches[1] = None
-    batches[2] = ((sender[:6], receiver[:6]), labels[:6])
-    stats = _epoch(TinyModel(), objective_poisoned_at(set()), batches, torch.amp.GradScaler("cpu", enabled=False))
-    assert (stats.skipped, stats.images) == (8 + 2, 8 + 6)
+    stats = _epoch(TinyModel(), objective_poisoned_at(set()), batches, _disabled_scaler())
+    assert (stats.skipped, stats.images) == (2 + 8 + 1, 6 + 7)
 
 
 def test_a_batch_that_lost_every_image_leaves_the_weights_alone():
     """No gradient, no update: not even momentum or weight decay moves the weights on an empty batch."""
-    disabled = torch.amp.GradScaler("cpu", enabled=False)
     weights = []
     for lost in (0, 1):
         batches = Batches(1, 8)
         batches.extend([None] * lost)
         model = TinyModel()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.1)
-        train_one_epoch(model, objective_poisoned_at(set()), batches, optimizer, disabled, FP32, CPU, 0,
-                        progress=False)
+        _epoch(model, objective_poisoned_at(set()), batches, _disabled_scaler(), momentum=0.9, weight_decay=0.1)
         weights.append(model.linear.weight.detach().clone())
     assert torch.equal(weights[0], weights[1])
 
@@ -219,7 +221,7 @@ def test_gradients_are_synchronised_on_the_last_micro_batch_of_a_step_only():
 
     objective = objective_poisoned_at(set())
     calls = objective.calls
-    _epoch(DdpLike(), objective, Batches(6, 4), torch.amp.GradScaler("cpu", enabled=False), accumulation_steps=3)
+    _epoch(DdpLike(), objective, Batches(6, 4), _disabled_scaler(), accumulation_steps=3)
     assert entered == [0, 1, 3, 4]  # micro-batches 1, 2 and 4, 5 of the two steps; 3 and 6 all-reduce
 
 
@@ -262,10 +264,8 @@ def test_the_views_reach_the_model_in_the_precisions_memory_format(channels_last
             seen.extend(view.is_contiguous(memory_format=torch.channels_last) for view in (sender_view, receiver_view))
             return super().forward(sender_view, receiver_view)
 
-    model = RecordingModel()
-    train_one_epoch(model, objective_poisoned_at(set()), Batches(2, 8), torch.optim.SGD(model.parameters(), lr=0.1),
-                    torch.amp.GradScaler("cpu", enabled=False), Precision("fp32", "cpu", channels_last), CPU, 0,
-                    progress=False)
+    _epoch(RecordingModel(), objective_poisoned_at(set()), Batches(2, 8), _disabled_scaler(),
+           precision=Precision("fp32", "cpu", channels_last))
     assert seen == [channels_last] * 4
 
 
