@@ -47,6 +47,12 @@ class Batches(list):
         self.batch_size = batch_size
 
 
+def rows_of(batch, rows: slice):
+    """The same batch cut to ``rows`` (a shorter batch, as undecodable images or micro-batches leave)."""
+    (sender, receiver), labels = batch
+    return (sender[rows], receiver[rows]), labels[rows]
+
+
 def objective_poisoned_at(calls_to_poison: set[int]):
     """Mean squared score; the calls listed (0-based, over the whole test) return a NaN loss."""
     calls = []
@@ -127,8 +133,7 @@ def test_accumulated_micro_batches_make_the_step_of_the_whole_batch():
     disabled = _disabled_scaler()
     whole = Batches(1, 8)
     halves = Batches(0, 4)
-    (sender, receiver), labels = whole[0]
-    halves.extend([((sender[:4], receiver[:4]), labels[:4]), ((sender[4:], receiver[4:]), labels[4:])])
+    halves.extend([rows_of(whole[0], slice(0, 4)), rows_of(whole[0], slice(4, 8))])
     one, two = TinyModel(), TinyModel()
     stats_one = _epoch(one, objective_poisoned_at(set()), whole, disabled)
     stats_two = _epoch(two, objective_poisoned_at(set()), halves, disabled, accumulation_steps=2)
@@ -189,10 +194,8 @@ def test_images_dropped_by_on_bad_image_skip_are_counted():
     """A batch that lost images to undecodable files is shorter than the loader's batch_size; one that lost
     them all arrives as None (emcom.data.folder): both are counted, and only the images seen are trained on."""
     batches = Batches(3, 8)
-    for index, kept in ((0, 6), (2, 7)):  # an empty batch between two short ones: each count adds up
-        (sender, receiver), labels = batches[index]
-        batches[index] = ((sender[:kept], receiver[:kept]), labels[:kept])
-    batches[1] = None
+    # an empty batch between two short ones: each count adds up
+    batches[0], batches[1], batches[2] = rows_of(batches[0], slice(0, 6)), None, rows_of(batches[2], slice(0, 7))
     stats = _epoch(TinyModel(), objective_poisoned_at(set()), batches, _disabled_scaler())
     assert (stats.skipped, stats.images) == (2 + 8 + 1, 6 + 7)
 
