@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from emcom.reporting.claims import FAILS, HOLDS, UNTESTED, check_claims, write_claims
+from emcom.reporting.claims import FAILS, HOLDS, UNTESTED, check_claims, claims_markdown, write_claims
 from emcom.reporting.paper import load_paper_results
 from reporting_inputs import PAPER, VARIANTS, analysis, paper_like_run, summary, write_json
 
@@ -101,6 +101,31 @@ def test_noise_claims_are_checked_per_noise_definition(paper):
     assert result["aug_games_and_simclr_at_chance_on_noise"] == FAILS
 
 
+def test_a_noise_check_within_sampling_error_is_flagged_but_keeps_its_verdict(paper):
+    evaluations, analyses = paper_like_run()
+    # SimCLR_disc 16 of 1,280 noise items (1.6 × chance 1/128): the 95% interval [0.7%, 2.0%] holds the
+    # 1.5 × chance threshold (1.17%), so more items could turn the verdict
+    changed = replace(evaluations, "variant", "simclr", "noise", accuracy=16 / 1280)
+    result = check_claims(changed, analyses, paper, SETTINGS, kmeans_paper_k=2048)
+    claim = next(c for c in result["claims"] if c["id"] == "aug_games_and_simclr_at_chance_on_noise")
+    simclr = next(c for c in claim["checks"] if c["model"] == "simclr")
+    assert claim["verdict"] == FAILS and claim["within_sampling_error"]
+    assert simclr["undecided"] and simclr["ci95_pct"][0] < simclr["threshold_pct"] < simclr["ci95_pct"][1]
+    markdown = claims_markdown(result, "a run")
+    assert "| **does not hold** (within sampling error) |" in markdown
+    assert "threshold lies inside the 95% interval of " in markdown and "SimCLR_disc on noise:" in markdown
+    # 64 of 1,280 (5%): the interval [3.9%, 6.3%] lies above the threshold: decided
+    changed = replace(evaluations, "variant", "simclr", "noise", accuracy=64 / 1280)
+    claim = next(c for c in check_claims(changed, analyses, paper, SETTINGS, kmeans_paper_k=2048)["claims"]
+                 if c["id"] == "aug_games_and_simclr_at_chance_on_noise")
+    assert claim["verdict"] == FAILS and not claim["within_sampling_error"]
+    # a held claim with one check at its threshold's edge is within sampling error too
+    changed = replace(evaluations, "variant", "game_aug_shared", "ood", accuracy=11 / 128)
+    claim = next(c for c in check_claims(changed, analyses, paper, SETTINGS, kmeans_paper_k=2048)["claims"]
+                 if c["id"] == "games_above_chance")
+    assert claim["verdict"] == HOLDS and claim["within_sampling_error"]
+
+
 def test_significance_claims(paper):
     evaluations, analyses = paper_like_run()
     significant_shared = with_scores(analyses, "game_noaug_shared", "ood", 0.3, None)
@@ -159,5 +184,6 @@ def test_written_claims_state_thresholds_and_numbers(tmp_path):
     noise = next(c for c in data["claims"] if c["id"] == "noaug_games_communicate_about_noise")
     shared = next(c for c in noise["checks"] if c["model"] == "game_noaug_shared")
     assert shared["accuracy_pct"] == pytest.approx(84.7) and shared["ratio_to_chance"] == pytest.approx(84.7 * 1.28, abs=0.01)
+    assert shared["ci95_pct"][0] < 84.7 < shared["ci95_pct"][1] and not shared["undecided"]
     markdown = (tmp_path / "claims.md").read_text()
     assert "close_nmi = 0.05" in markdown and "**holds**" in markdown and "game −aug +shared" in markdown

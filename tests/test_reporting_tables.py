@@ -5,6 +5,7 @@ import math
 import pandas as pd
 import pytest
 import yaml
+from scipy.stats import beta
 
 from emcom.reporting.inputs import ReportInputError, model_group
 from emcom.reporting.paper import load_paper_results
@@ -45,7 +46,12 @@ def test_table1_cells_paper_and_difference(paper):
     # rows in the paper's order: SimCLR first
     assert list(table["model"]) == ["simclr", "game_aug_noshared", "game_aug_noshared"]
     wide = table1_wide(table)
-    assert wide.loc["game +aug −shared", "val"] == "50.0"
+    # 640 of 1,280 items: the exact (Clopper–Pearson) interval from beta quantiles
+    low, high = beta.ppf(0.025, 640, 641), beta.ppf(0.975, 641, 640)
+    assert cell(table, "model", "game_aug_noshared", "val", "ci95_low") == pytest.approx(100 * low)
+    assert cell(table, "model", "game_aug_noshared", "val", "ci95_high") == pytest.approx(100 * high)
+    assert f"{100 * low:.1f}, {100 * high:.1f}" == "47.2, 52.8"
+    assert wide.loc["game +aug −shared", "val"] == "50.0 [47.2, 52.8]"
     assert wide.loc["game +aug −shared", "val: paper (Δ)"] == "81.5 (Δ -31.5)"
     assert wide.loc["SimCLR_disc", "val"] == "—"  # not evaluated: no number invented
     # columns in the paper's order although the first row (SimCLR_disc) has only OOD
@@ -61,7 +67,8 @@ def test_table1_pools_seeds_as_mean_and_sd(paper):
     assert cell(table, "model", "game_aug_noshared", "val", "seeds") == 3
     assert cell(table, "model", "game_aug_noshared", "val", "accuracy") == pytest.approx(74.0)
     assert cell(table, "model", "game_aug_noshared", "val", "accuracy_sd") == pytest.approx(4.0)  # sample sd
-    assert table1_wide(table).loc["game +aug −shared", "val"] == "74.0 ± 4.0 (3 seeds)"
+    assert table1_wide(table).loc["game +aug −shared", "val"] == "74.0 ± 4.0 (3 seeds)"  # no interval: sd says more
+    assert math.isnan(cell(table, "model", "game_aug_noshared", "val", "ci95_low"))
 
 
 def test_table2_cells_ns_nulls_and_paper(paper):

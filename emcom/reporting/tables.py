@@ -26,6 +26,7 @@ from emcom.reporting.inputs import (
     read_evaluation,
     read_summary,
 )
+from emcom.reporting.intervals import accuracy_interval
 from emcom.reporting.paper import load_paper_results, paper_is_ns, paper_value
 
 TABLE1_TEST_SETS = ("val", "ood", "noise", "noise_raw")
@@ -60,7 +61,9 @@ def table1_frame(evaluations: Iterable[dict], paper_table1: Mapping,
                  test_sets: Iterable[str] = TABLE1_TEST_SETS) -> pd.DataFrame:
     """One row per model group × test set: accuracy (%) as mean over seeds, sd, chance, paper, diff.
 
-    ``evaluations``: evaluation JSON records (keys variant, test_set, accuracy, chance).
+    ``ci95_low``/``ci95_high``: the exact binomial 95% interval of a single-seed accuracy over its test
+    items (:mod:`emcom.reporting.intervals`); NaN for pooled seeds, whose sd says more.
+    ``evaluations``: evaluation JSON records (keys variant, test_set, accuracy, chance, items).
     """
     by_variant = _by_key(evaluations, "variant")
     rows = []
@@ -71,15 +74,18 @@ def table1_frame(evaluations: Iterable[dict], paper_table1: Mapping,
                 continue
             accuracy, sd = _mean_sd(100 * r["accuracy"] for r in records)
             paper = paper_value(paper_table1, group, PAPER_TEST_SET.get(test_set, test_set))
+            low, high = math.nan, math.nan
+            if len(records) == 1:
+                low, high = (100 * x for x in accuracy_interval(records[0]["accuracy"], int(records[0]["items"])))
             rows.append({
                 "model": group, "label": display_name(group), "test_set": test_set,
-                "accuracy": accuracy, "accuracy_sd": sd, "seeds": len(records),
+                "accuracy": accuracy, "accuracy_sd": sd, "seeds": len(records), "ci95_low": low, "ci95_high": high,
                 "chance": 100 * float(np.mean([r["chance"] for r in records])),
                 "items": int(np.mean([r["items"] for r in records])),
                 "paper": paper, "diff": accuracy - paper,
             })
     return pd.DataFrame(rows, columns=["model", "label", "test_set", "accuracy", "accuracy_sd", "seeds",
-                                       "chance", "items", "paper", "diff"])
+                                       "ci95_low", "ci95_high", "chance", "items", "paper", "diff"])
 
 
 def format_number(value: float, sd: float = math.nan, seeds: int = 1, digits: int = 1) -> str:
@@ -107,6 +113,8 @@ def table1_wide(frame: pd.DataFrame) -> pd.DataFrame:
         row = rows.setdefault(r["label"], {})
         name = TEST_SET_NAMES.get(r["test_set"], r["test_set"])
         row[name] = format_number(r["accuracy"], r["accuracy_sd"], r["seeds"])
+        if not math.isnan(r["ci95_low"]):
+            row[name] += f" [{r['ci95_low']:.1f}, {r['ci95_high']:.1f}]"
         row[f"{name}: paper (Δ)"] = _paper_diff(r["paper"], r["diff"], 1)
     return _ordered(pd.DataFrame.from_dict(rows, orient="index").rename_axis("model").fillna("—"), frame)
 
@@ -283,7 +291,8 @@ def write_table1(evaluation_paths: Iterable[str | Path], summary_paths: Iterable
         f"Noise columns ({', '.join(f'{k}: {v}' for k, v in sorted(noise.items()))}): 'normalised' draws "
         f"N(0,1) pixels then applies the ImageNet Normalize, as the authors' code; 'raw' feeds N(0,1) "
         f"pixels, as the paper's text says; both are compared with the paper's one blob column. "
-        f"Seeds of one game are pooled as mean ± sd.")
+        f"[low, high]: the exact binomial 95% interval of the accuracy over the test set's items (its "
+        f"sampling error; table1.csv has the item counts). Seeds of one game are pooled as mean ± sd.")
     _write(table1_wide(tidy), tidy, "Table 1: game-playing accuracy", caption, "tab:game-accuracy",
            markdown_path, csv_path, tex_path)
     return tidy
