@@ -2,7 +2,7 @@
 
 A test set of n items played once gives k correct targets; the interval treats each item as a
 Bernoulli draw (items of one game share their candidates, so it is an approximation). At the
-embedded default's sizes (784–8,192 items) a 95% interval is 0.5–7 points wide, the size of the
+embedded default's sizes (768–8,192 items) a 95% interval is 0.5–7 points wide, the size of the
 margins by which claims such as "at most 1.5 × chance" are won or lost, so Table 1 and the claims
 check print it beside the accuracy.
 """
