@@ -67,8 +67,7 @@ def end_to_end(config, ctx: DistributedContext, available_threads: int) -> float
     So two truncated epochs are timed, a short and a long one, and the rate is their difference:
     (images_long − images_short) / (seconds_long − seconds_short), the start-up cancelling out.
     """
-    torch.set_num_threads(trainer.cpu_threads(config, available_threads) if ctx.device.type == "cpu"
-                          else available_threads)
+    torch.set_num_threads(trainer.cpu_threads(config, available_threads, ctx.device.type))
     precision = resolve_precision(config.run, ctx.device)
     loader, _sampler = trainer.build_loader(config, ctx)
     torch.manual_seed(config.run.seed)
@@ -96,6 +95,7 @@ def loader_rate(dataset, batch: int, workers: int, batches: int) -> float:
                                          generator=torch.Generator().manual_seed(0))
     iterator = iter(loader)
     next(iterator)  # workers started
+    batches = min(batches, len(loader) - 1)  # a small image set ends its epoch first
     start, images = time.perf_counter(), 0
     for _ in range(batches):
         (first, _second), _labels = next(iterator)

@@ -4,6 +4,7 @@
 #      sync debug mode on the views, a scaled FusedLars step and a scaled epoch (no sync inside a step)
 #   1. train step vs floor per variant, ResNet-50 224 px batch 128 fp16, fused and timm LARS interleaved
 #   2. the LARS step alone, fused vs timm
+#   2b. the device views alone: masked vs whole-batch (compiled), stage times and kernel tables (views_profile.py)
 #   3. end to end from 25,600 synthetic 320 px JPEGs: decode / views / step stages, then -aug and +aug
 #      with views made in workers, on the device, and with nvJPEG decoding on the device, in steady
 #      state (a 30- and a 150-step epoch differenced: 15 workers prefetch 30 batches, so a short epoch
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-${OUT:-/tmp/emcom-gpu}}
 mkdir -p "$OUT"
 PY=${PYTHON:-.venv/bin/python}
-[ -x "$PY" ] || PY=python
+[ -x "$PY" ] || PY=python3
 LOG="$OUT/gpu_all.md"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 {
@@ -22,8 +23,9 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
   echo
   echo "## 0. CUDA tests"
-  timeout 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_lars.py tests/test_gpu_decode.py tests/test_training_loop.py \
-      tests/test_batch_augment.py -k "cuda or read_like" || echo "(CUDA tests failed: $?)"
+  timeout 150 "$PY" -m pytest -q -p no:cacheprovider -p no:logging tests/test_lars.py tests/test_gpu_decode.py \
+      tests/test_training_loop.py tests/test_batch_augment.py tests/test_fused_views.py -k "cuda or read_like" \
+      || echo "(CUDA tests failed: $?)"
   echo
   echo "## 1. step vs floor (train_step.py)"
   timeout 180 "$PY" benchmarks/train_step.py --device cuda --backbone resnet50 --size 224 --batch 128 \
@@ -32,6 +34,10 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
   echo "## 2. LARS step alone (lars_step.py)"
   timeout 45 "$PY" benchmarks/lars_step.py --device cuda --backbone resnet50 --steps 20 --repeats 5 \
       || echo "(LARS benchmark failed: $?)"
+  echo
+  echo "## 2b. device views alone (views_profile.py)"
+  timeout 120 "$PY" benchmarks/views_profile.py --device cuda --batch 128 --size 224 --kernels \
+      || echo "(views benchmark failed: $?)"
   echo
   echo "## 3. end to end (end_to_end.py), 25,600 JPEGs of 320 px"
   [ -d /tmp/emcom-jpegs/train ] || "$PY" benchmarks/jpeg_set.py /tmp/emcom-jpegs --classes 50 --per-class 512 --size 320

@@ -167,7 +167,7 @@ class RunConfig:
     max_steps_per_epoch: int = 0  # 0 = the whole epoch; >0 truncates (tests, smoke runs)
     # fp16 (grad scaler): non-finite steps are skipped; this many in a row stop the run (loop.py)
     max_consecutive_nonfinite: int = 100
-    cpu_threads: int = 0  # CPU only: torch intra-op threads; 0 = auto (leave cores to augmenting workers)
+    cpu_threads: int = 0  # torch intra-op threads of the training process; 0 = auto (leave cores to loader workers)
     progress_bar: bool = True
 
     def validate(self) -> None:

@@ -205,7 +205,8 @@ def test_views_on_cuda_never_synchronise():
     """On a GPU, CUDA's own check: any synchronising call (a blocking copy, a value read back) raises."""
     images = (_images(b=16, size=32) * 255).to(torch.uint8).to("cuda")
     sizes = torch.tensor([[60, 50]] * 8 + [[40, 90]] * 8)
-    views = ba.BatchTwoViews(32, augment=True, blur_sigma=(0.1, 2.0))
+    # the masked path (the CUDA default is the compiled whole-batch one: tests/test_fused_views.py)
+    views = ba.BatchTwoViews(32, augment=True, blur_sigma=(0.1, 2.0), whole_batch=False)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:

@@ -124,3 +124,16 @@ def test_game_learns_far_above_chance(image_set, make_config, tmp_path):
 def test_cpu_threads_leave_cores_to_augmenting_workers(image_set, make_config, augment, workers, explicit, expected):
     config = make_config(image_set, data={"augment": augment, "num_workers": workers}, run={"cpu_threads": explicit})
     assert trainer.cpu_threads(config, available=2) == expected
+
+
+@pytest.mark.parametrize("augment,workers,explicit,expected", [
+    (True, 15, 0, 1),    # 15 workers on 16 cores: one thread queues the GPU's kernels
+    (False, 15, 0, 1),   # decoding workers hold their cores too
+    (False, 10, 0, 6),
+    (True, 20, 0, 1),    # never fewer than one
+    (True, 0, 0, 16),    # no workers: the process keeps every core
+    (True, 15, 4, 4),    # an explicit run.cpu_threads wins
+])
+def test_a_gpu_run_leaves_a_core_to_every_loader_worker(image_set, make_config, augment, workers, explicit, expected):
+    config = make_config(image_set, data={"augment": augment, "num_workers": workers}, run={"cpu_threads": explicit})
+    assert trainer.cpu_threads(config, available=16, device_type="cuda") == expected

@@ -230,18 +230,23 @@ def _apply_to(images: torch.Tensor, mask: torch.Tensor, fn, *per_image: torch.Te
     return images.index_copy(0, device_index, selected)
 
 
+def crop_and_resize(images: torch.Tensor, sizes: torch.Tensor, params: ViewParams, out_size: int) -> torch.Tensor:
+    """(B, 3, L, L) uint8 squash-resized originals of ``sizes`` (B, 2) = h, w -> (B, 3, out_size, out_size)
+    float in [0, 1]: each image's crop box, cropped and resized by ``roi_align``."""
+    b, _, load_h, load_w = images.shape
+    scale = torch.stack([load_w / sizes[:, 1].float(), load_h / sizes[:, 0].float()], dim=1).repeat(1, 2)
+    boxes = torch.cat([torch.arange(b, dtype=torch.float32)[:, None], params.boxes * scale], dim=1)
+    return roi_align(images.float().div_(255.0), to_device(boxes, images.device), output_size=out_size,
+                     spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+
+
 def augment_batch(images: torch.Tensor, sizes: torch.Tensor, params: ViewParams, out_size: int) -> torch.Tensor:
     """One SimCLR view of each image.
 
     images: (B, 3, L, L) uint8, each the squash-resize of an original of size ``sizes[i]`` = (h, w)
     returns (B, 3, out_size, out_size) float32, normalised with the ImageNet mean/std.
     """
-    b, _, load_h, load_w = images.shape
-    device = images.device
-    scale = torch.stack([load_w / sizes[:, 1].float(), load_h / sizes[:, 0].float()], dim=1).repeat(1, 2)
-    boxes = torch.cat([torch.arange(b, dtype=torch.float32)[:, None], params.boxes * scale], dim=1)
-    x = roi_align(images.float().div_(255.0), to_device(boxes, device), output_size=out_size,
-                  spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    x = crop_and_resize(images, sizes, params, out_size)
     for position in range(4):
         for op, fn in enumerate(JITTER_OPS):
             x = _apply_to(x, params.jitter & (params.order[:, position] == op), fn, params.factors[:, op])
@@ -263,12 +268,19 @@ class BatchTwoViews:
 
     With ``augment``: two independent SimCLR draws per image from ``generator``. Without: the
     loaded images are already the (size, size) squash; both views are the same normalised tensor.
+
+    ``whole_batch`` picks the implementation of the same view: every operation on the whole batch,
+    compiled (:mod:`emcom.data.fused_views`), or each on the images that drew it (:func:`augment_batch`).
+    None (default): whole-batch on CUDA, where the masked path's hundreds of small kernels leave the
+    host the bottleneck; masked on the CPU, where computing every operation for every image costs more.
     """
 
     def __init__(self, image_size: int, augment: bool, min_crop_scale: float = 0.08,
-                 blur_sigma: tuple[float, float] = SIMCLR_BLUR_SIGMA, color_jitter_strength: float = 1.0):
+                 blur_sigma: tuple[float, float] = SIMCLR_BLUR_SIGMA, color_jitter_strength: float = 1.0,
+                 whole_batch: bool | None = None):
         self.image_size, self.augment, self.min_crop_scale = image_size, augment, min_crop_scale
         self.blur_sigma, self.color_jitter_strength = tuple(blur_sigma), color_jitter_strength
+        self.whole_batch = whole_batch
 
     def __call__(self, images: torch.Tensor, sizes: torch.Tensor,
                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -276,8 +288,15 @@ class BatchTwoViews:
             view = normalize(images.float().div_(255.0))
             return view, view
         heights, widths = sizes[:, 0], sizes[:, 1]
-        return tuple(augment_batch(images, sizes, sample_view_params(heights, widths, generator,
-                                                                     self.min_crop_scale, self.blur_sigma,
-                                                                     self.color_jitter_strength),
-                                   self.image_size)
+        whole_batch = images.device.type == "cuda" if self.whole_batch is None else self.whole_batch
+        if whole_batch:
+            from emcom.data.fused_views import augment_whole_batch  # it builds on this module's operations
+
+            def view(params):
+                return augment_whole_batch(images, sizes, params, self.image_size, self.blur_sigma[1])
+        else:
+            def view(params):
+                return augment_batch(images, sizes, params, self.image_size)
+        return tuple(view(sample_view_params(heights, widths, generator, self.min_crop_scale, self.blur_sigma,
+                                             self.color_jitter_strength))
                      for _ in range(2))
