@@ -187,6 +187,17 @@ def adjust_hue(images: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
 JITTER_OPS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
 
 
+def gaussian_taps(sigma: torch.Tensor, radius: int, side: int) -> torch.Tensor:
+    """(B,) σ on the host -> (B, 2·radius + 1) float64 normalised Gaussian taps, zero beyond each image's
+    own radius ceil(3σ) (the kernel 2·ceil(3σ) + 1 of emcom.data.transforms.gaussian_kernel_size), capped
+    like it at side − 1 (reflect padding)."""
+    radii = torch.ceil(3 * sigma.double()).long().clamp_(max=side - 1)
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    weights = torch.exp(-0.5 * (x[None, :] / sigma.double()[:, None]) ** 2)
+    weights = torch.where(x.abs()[None, :] <= radii[:, None], weights, torch.zeros_like(weights))
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
 def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """Blur image i with σ_i, kernel radius ceil(3σ_i), reflect padding, separable: (B, C, H, W) -> same.
 
@@ -197,14 +208,9 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     ~4× faster on the CPU than a grouped convolution with one kernel per (image, channel).
     """
     b, c, height, width = images.shape
-    # kernel 2·ceil(3σ)+1, the rule of emcom.data.transforms.gaussian_kernel_size, capped like it
-    # at 2·side − 1 (reflect padding)
-    radii = torch.ceil(3 * sigma.double()).long().clamp_(max=min(height, width) - 1)
-    radius = int(radii.max())
-    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    weights = torch.exp(-0.5 * (x[None, :] / sigma.double()[:, None]) ** 2)
-    weights = torch.where(x.abs()[None, :] <= radii[:, None], weights, torch.zeros_like(weights))
-    weights = to_device((weights / weights.sum(dim=1, keepdim=True)).to(images.dtype), images.device)  # (B, 2r + 1)
+    side = min(height, width)
+    radius = min(int(torch.ceil(3 * sigma.double()).max()), side - 1)
+    weights = to_device(gaussian_taps(sigma, radius, side).to(images.dtype), images.device)  # (B, 2r + 1)
     taps = weights.view(b, 1, 1, 1, -1).unbind(-1)
     padded = F.pad(images, (radius, radius, 0, 0), mode="reflect")
     rows = sum(tap * padded[..., k:k + width] for k, tap in enumerate(taps))

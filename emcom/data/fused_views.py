@@ -41,6 +41,7 @@ from emcom.data.batch_augment import (
     ViewParams,
     adjust_hue,
     crop_and_resize,
+    gaussian_taps,
     grayscale,
     normalize,
     to_device,
@@ -72,15 +73,10 @@ def jitter_table(params: ViewParams) -> torch.Tensor:
 
 
 def blur_taps(params: ViewParams, radius: int, side: int) -> torch.Tensor:
-    """(B, 2·radius + 1) float on the host: image i's Gaussian taps (σ_i, zero beyond ceil(3σ_i), capped
-    like :func:`~emcom.data.batch_augment.gaussian_blur` at side − 1), or the unit impulse where it does
-    not blur."""
-    radii = torch.ceil(3 * params.sigma.double()).long().clamp_(max=side - 1)
-    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    weights = torch.exp(-0.5 * (x[None, :] / params.sigma.double()[:, None]) ** 2)
-    weights = torch.where(x.abs()[None, :] <= radii[:, None], weights, torch.zeros_like(weights))
-    weights = weights / weights.sum(dim=1, keepdim=True)
-    impulse = (x == 0).double().expand_as(weights)
+    """(B, 2·radius + 1) float on the host: image i's Gaussian taps (:func:`~emcom.data.batch_augment.gaussian_taps`),
+    or the unit impulse where it does not blur."""
+    weights = gaussian_taps(params.sigma, radius, side)
+    impulse = (torch.arange(-radius, radius + 1) == 0).double().expand_as(weights)
     return torch.where(params.blur[:, None], weights, impulse).float()
 
 
