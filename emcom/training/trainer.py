@@ -101,11 +101,8 @@ def cpu_threads(config: ExperimentConfig, available: int, device_type: str = "cp
     if config.run.cpu_threads > 0:
         return config.run.cpu_threads
     workers = config.data.num_workers
-    if device_type != "cpu" and workers > 0:
-        return max(1, available - workers)
-    if config.data.augment and config.data.augment_on == "workers" and workers > 0:
-        return max(1, available - workers)
-    return available
+    workers_hold_cores = device_type != "cpu" or (config.data.augment and config.data.augment_on == "workers")
+    return max(1, available - workers) if workers > 0 and workers_hold_cores else available
 
 
 def prepare_model(config: ExperimentConfig, ctx: DistributedContext, precision: Precision) -> nn.Module:
