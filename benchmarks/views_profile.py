@@ -43,11 +43,7 @@ def stage_times(images: torch.Tensor, sizes: torch.Tensor, params: ba.ViewParams
                 repeats: int) -> dict[str, float]:
     """Seconds per stage of one view (augment_batch's steps, in its order, on its intermediate tensors)."""
     device = images.device
-    b, _, load_h, load_w = images.shape
-    scale = torch.stack([load_w / sizes[:, 1].float(), load_h / sizes[:, 0].float()], dim=1).repeat(1, 2)
-    boxes = torch.cat([torch.arange(b, dtype=torch.float32)[:, None], params.boxes * scale], dim=1)
-    crop = lambda: ba.roi_align(images.float().div_(255.0), ba.to_device(boxes, device), output_size=size,  # noqa: E731
-                                spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    crop = lambda: ba.crop_and_resize(images, sizes, params, size)  # noqa: E731
     times = {"crop + resize (roi_align)": _timed(crop, device, repeats)}
     x = crop()
     for op, fn in enumerate(ba.JITTER_OPS):

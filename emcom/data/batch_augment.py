@@ -204,13 +204,21 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     ``sigma`` (B,) stays on the host: the kernels are built there (the radius decides the slicing, so
     reading it on the device would stall the stream) and only the (B, 2r + 1) weights are copied over.
 
-    Per-image taps as a sum of shifted slices (2·radius + 1 multiply-adds per direction): measured
-    ~4× faster on the CPU than a grouped convolution with one kernel per (image, channel).
     """
-    b, c, height, width = images.shape
-    side = min(height, width)
+    side = min(images.shape[-2:])
     radius = min(int(torch.ceil(3 * sigma.double()).max()), side - 1)
-    weights = to_device(gaussian_taps(sigma, radius, side).to(images.dtype), images.device)  # (B, 2r + 1)
+    return separable_filter(images, to_device(gaussian_taps(sigma, radius, side).to(images.dtype), images.device))
+
+
+def separable_filter(images: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Filter image i along rows, then columns, with its own taps ``weights[i]`` (B, 2r + 1; on the images'
+    device), reflect padding: (B, C, H, W) -> same.
+
+    A sum of shifted slices (2·r + 1 multiply-adds per direction): measured ~4× faster on the CPU than a
+    grouped convolution with one kernel per (image, channel), and exact for a unit impulse.
+    """
+    b, _, height, width = images.shape
+    radius = (weights.shape[1] - 1) // 2
     taps = weights.view(b, 1, 1, 1, -1).unbind(-1)
     padded = F.pad(images, (radius, radius, 0, 0), mode="reflect")
     rows = sum(tap * padded[..., k:k + width] for k, tap in enumerate(taps))

@@ -31,7 +31,6 @@ import math
 import warnings
 
 import torch
-import torch.nn.functional as F
 
 from emcom.data.batch_augment import (
     BRIGHTNESS,
@@ -44,6 +43,7 @@ from emcom.data.batch_augment import (
     gaussian_taps,
     grayscale,
     normalize,
+    separable_filter,
     to_device,
 )
 
@@ -95,17 +95,10 @@ def jitter(x: torch.Tensor, table: torch.Tensor, hue_shift: torch.Tensor) -> tor
 def finish(x: torch.Tensor, gray: torch.Tensor, taps: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
     """Grayscale where ``gray``, blur with each image's ``taps`` (B, K), flip where ``flip``, normalise.
 
-    gray, flip: (B,) bool on x's device. The taps are summed as shifted slices, as the masked path's
-    blur, so an impulse returns the image exactly.
+    gray, flip: (B,) bool on x's device. The masked path's blur filter, so an impulse returns the image exactly.
     """
-    b, _, height, width = x.shape
     x = torch.where(gray.view(-1, 1, 1, 1), grayscale(x).expand_as(x), x)
-    radius = (taps.shape[1] - 1) // 2
-    weights = taps.view(b, 1, 1, 1, -1).unbind(-1)
-    padded = F.pad(x, (radius, radius, 0, 0), mode="reflect")
-    rows = sum(tap * padded[..., k:k + width] for k, tap in enumerate(weights))
-    padded = F.pad(rows, (0, 0, radius, radius), mode="reflect")
-    x = sum(tap * padded[..., k:k + height, :] for k, tap in enumerate(weights))
+    x = separable_filter(x, taps)
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
     return normalize(x)
 
