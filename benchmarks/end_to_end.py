@@ -9,16 +9,19 @@ End to end: the trainer's own loader (emcom.training.trainer.build_loader), mode
 choice and epoch loop (train_one_epoch), for -aug and +aug in each place, in steady state (a long
 and a short epoch differenced, so the workers' start-up at each epoch cancels out). Modes are timed interleaved
 (one timing of each, then again) and the median is printed, with +aug / -aug (the CPU target: >= 0.85)
-and end to end / step (the GPU target: >= 0.9).
+and end to end / step (the GPU target: >= 0.9). ``--profile`` then runs one epoch per mode under torch.profiler
+and prints where its wall time went: device busy (kernels and copies), host blocked on the loader, host ops.
 
     python benchmarks/end_to_end.py --config results/models/game_aug_noshared/config.yaml --steps 40
     python benchmarks/end_to_end.py --config RUN.yaml --device cuda --root /data/jpegs   # GPU
+    python benchmarks/end_to_end.py --config RUN.yaml --skip-stages --modes "+aug device" --repeats 1 --profile
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import statistics
 import time
 
@@ -59,14 +62,8 @@ def _config(base, overrides: dict, steps: int):
     return dataclasses.replace(base, data=data, run=run)
 
 
-def end_to_end(config, ctx: DistributedContext, available_threads: int) -> float:
-    """Steady-state images/s through the trainer's own pieces (loader, model, precision, epoch loop).
-
-    Each epoch starts its loader workers afresh and fills the pipeline before the first step: seconds
-    that a full-scale epoch (10,000 steps) never notices but that would dominate a few dozen steps.
-    So two truncated epochs are timed, a short and a long one, and the rate is their difference:
-    (images_long − images_short) / (seconds_long − seconds_short), the start-up cancelling out.
-    """
+def _pieces(config, ctx: DistributedContext, available_threads: int):
+    """The trainer's own loader, model, objective, optimizer, scaler and precision for ``config``."""
     torch.set_num_threads(trainer.cpu_threads(config, available_threads, ctx.device.type))
     precision = resolve_precision(config.run, ctx.device)
     loader, _sampler = trainer.build_loader(config, ctx)
@@ -76,6 +73,18 @@ def end_to_end(config, ctx: DistributedContext, available_threads: int) -> float
     optimizer = build_lars(model, 0.1, config.optim.momentum, config.optim.weight_decay,
                            config.optim.trust_coefficient, impl=config.optim.lars_impl)
     scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
+    return loader, model, objective, optimizer, scaler, precision
+
+
+def end_to_end(config, ctx: DistributedContext, available_threads: int) -> float:
+    """Steady-state images/s through the trainer's own pieces (loader, model, precision, epoch loop).
+
+    Each epoch starts its loader workers afresh and fills the pipeline before the first step: seconds
+    that a full-scale epoch (10,000 steps) never notices but that would dominate a few dozen steps.
+    So two truncated epochs are timed, a short and a long one, and the rate is their difference:
+    (images_long − images_short) / (seconds_long − seconds_short), the start-up cancelling out.
+    """
+    loader, model, objective, optimizer, scaler, precision = _pieces(config, ctx, available_threads)
 
     def epoch(number: int, steps: int):
         stats = train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx, number,
@@ -87,6 +96,34 @@ def end_to_end(config, ctx: DistributedContext, available_threads: int) -> float
     long_steps = config.run.max_steps_per_epoch
     short, long = epoch(1, max(1, long_steps // 5)), epoch(2, long_steps)
     return (long.images - short.images) / max(long.seconds - short.seconds, 1e-9)
+
+
+def profile_epoch(config, ctx: DistributedContext, available_threads: int, trace: str | None = None) -> dict:
+    """Where one epoch's wall time goes: ``config.run.max_steps_per_epoch`` steps under torch.profiler.
+
+    Returns wall seconds, the device's busy seconds (the sum of its kernels' and copies' own times: one
+    stream, so they do not overlap), the host's seconds blocked on the loader (its ``__next__``) and the
+    profiler's table of host ops by their own time. On a GPU, wall − busy is the time the device idled;
+    if the loader's share explains it, the workers are the limit, else the host's own queueing is.
+    A chrome trace is written to ``trace`` if given. Warm-up: one untimed epoch of 2 steps first.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    loader, model, objective, optimizer, scaler, precision = _pieces(config, ctx, available_threads)
+    train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx, 0, max_steps=2, progress=False)
+    _sync(ctx.device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if ctx.device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        stats = train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx, 1,
+                                max_steps=config.run.max_steps_per_epoch, progress=False)
+        _sync(ctx.device)
+    if trace:
+        prof.export_chrome_trace(trace)
+    events = prof.key_averages()
+    busy_us = sum(getattr(event, "self_device_time_total", 0) for event in events)
+    loader_us = sum(event.cpu_time_total for event in events if "DataLoader" in event.key and "__next__" in event.key)
+    return {"wall": stats.seconds, "images": stats.images, "device_busy": busy_us / 1e6,
+            "loader_wait": loader_us / 1e6, "table": events.table(sort_by="self_cpu_time_total", row_limit=15)}
 
 
 def loader_rate(dataset, batch: int, workers: int, batches: int) -> float:
@@ -169,6 +206,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="override data.num_workers")
     parser.add_argument("--modes", nargs="+", default=DEFAULT_MODES, choices=list(MODES))
     parser.add_argument("--skip-stages", action="store_true", help="end to end only")
+    parser.add_argument("--profile", action="store_true",
+                        help="then one epoch of --steps steps per mode under torch.profiler: device busy vs wall, "
+                             "loader wait, host ops")
+    parser.add_argument("--trace-dir", help="with --profile: write a chrome trace per mode here")
     args = parser.parse_args()
     base = load_config(args.config)
     if args.root or args.workers is not None:
@@ -203,6 +244,28 @@ def main() -> None:
     if "-aug workers" in rates and "+aug device" in rates:
         print(f"\n+aug device / -aug workers (the CPU target, >= 0.85): "
               f"{statistics.median(rates['+aug device']) / statistics.median(rates['-aug workers']):.2f}")
+    if args.profile:
+        print_profiles(base, ctx, threads, args.modes, args.steps, args.trace_dir)
+
+
+def print_profiles(base, ctx: DistributedContext, threads: int, modes: list[str], steps: int,
+                   trace_dir: str | None) -> None:
+    """One profiled epoch per mode (:func:`profile_epoch`): a summary row each, then the host-op tables."""
+    profiles = {}
+    for name in modes:
+        trace = None
+        if trace_dir:
+            os.makedirs(trace_dir, exist_ok=True)
+            trace = os.path.join(trace_dir, name.replace(" ", "_").replace("+", "plus").replace("-", "minus") + ".json")
+        profiles[name] = profile_epoch(_config(base, MODES[name], steps), ctx, threads, trace)
+    print("\n| profiled epoch (torch.profiler on) | steps | wall s | img/s | device busy s (share) | "
+          "host blocked on the loader s (share) |\n|---|---|---|---|---|---|")
+    for name, p in profiles.items():
+        busy = f"{p['device_busy']:.2f} ({p['device_busy'] / p['wall']:.2f})" if ctx.device.type == "cuda" else "n/a (CPU)"
+        print(f"| {name} | {steps} | {p['wall']:.2f} | {p['images'] / p['wall']:.0f} | {busy} | "
+              f"{p['loader_wait']:.2f} ({p['loader_wait'] / p['wall']:.2f}) |")
+    for name, p in profiles.items():
+        print(f"\n### host ops by own time: {name}\n```\n{p['table']}\n```")
 
 
 if __name__ == "__main__":

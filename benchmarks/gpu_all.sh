@@ -9,6 +9,8 @@
 #      with views made in workers, on the device, and with nvJPEG decoding on the device, in steady
 #      state (a 30- and a 150-step epoch differenced: 15 workers prefetch 30 batches, so a short epoch
 #      alone measures the pipeline's start, not its rate)
+#   3b. one profiled epoch of +aug device and -aug workers: device busy vs wall, host blocked on the loader,
+#      host ops by own time (what idles the GPU end to end)
 # Usage: bash benchmarks/gpu_all.sh [OUT_DIR]     (tables also written to OUT_DIR/gpu_all.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,4 +46,9 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
   timeout 240 "$PY" benchmarks/end_to_end.py --config benchmarks/configs/gpu_resnet50.yaml --device cuda \
       --steps 150 --repeats 1 --modes "-aug workers" "+aug workers" "+aug device" "+aug device+decode" \
       || echo "(end-to-end benchmark failed: $?)"
+  echo
+  echo "## 3b. where +aug device's end-to-end time goes (end_to_end.py --profile: device busy, loader wait, host ops)"
+  timeout 150 "$PY" benchmarks/end_to_end.py --config benchmarks/configs/gpu_resnet50.yaml --device cuda \
+      --steps 60 --repeats 1 --skip-stages --modes "+aug device" "-aug workers" --profile \
+      || echo "(profiled end-to-end failed: $?)"
 } 2>&1 | tee "$LOG"
