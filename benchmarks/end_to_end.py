@@ -62,18 +62,36 @@ def _config(base, overrides: dict, steps: int):
     return dataclasses.replace(base, data=data, run=run)
 
 
-def _pieces(config, ctx: DistributedContext, available_threads: int):
-    """The trainer's own loader, model, objective, optimizer, scaler and precision for ``config``."""
-    torch.set_num_threads(trainer.cpu_threads(config, available_threads, ctx.device.type))
-    precision = resolve_precision(config.run, ctx.device)
-    loader, _sampler = trainer.build_loader(config, ctx)
-    torch.manual_seed(config.run.seed)
-    model = trainer.prepare_model(config, ctx, precision)
-    objective = build_objective(config.model)
-    optimizer = build_lars(model, 0.1, config.optim.momentum, config.optim.weight_decay,
-                           config.optim.trust_coefficient, impl=config.optim.lars_impl)
-    scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
-    return loader, model, objective, optimizer, scaler, precision
+@dataclasses.dataclass
+class TrainerPieces:
+    """The trainer's own loader, model, objective, optimizer, scaler and precision for one run config."""
+
+    loader: object
+    model: torch.nn.Module
+    objective: object
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    precision: object
+    ctx: DistributedContext
+
+    @classmethod
+    def build(cls, config, ctx: DistributedContext, available_threads: int) -> "TrainerPieces":
+        torch.set_num_threads(trainer.cpu_threads(config, available_threads, ctx.device.type))
+        precision = resolve_precision(config.run, ctx.device)
+        loader, _sampler = trainer.build_loader(config, ctx)
+        torch.manual_seed(config.run.seed)
+        model = trainer.prepare_model(config, ctx, precision)
+        optimizer = build_lars(model, 0.1, config.optim.momentum, config.optim.weight_decay,
+                               config.optim.trust_coefficient, impl=config.optim.lars_impl)
+        scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
+        return cls(loader, model, build_objective(config.model), optimizer, scaler, precision, ctx)
+
+    def epoch(self, number: int, steps: int):
+        """One truncated epoch of ``steps`` optimizer steps (train_one_epoch), synchronised at its end."""
+        stats = train_one_epoch(self.model, self.objective, self.loader, self.optimizer, self.scaler, self.precision,
+                                self.ctx, number, max_steps=steps, progress=False)
+        _sync(self.ctx.device)
+        return stats
 
 
 def end_to_end(config, ctx: DistributedContext, available_threads: int) -> float:
@@ -84,17 +102,10 @@ def end_to_end(config, ctx: DistributedContext, available_threads: int) -> float
     So two truncated epochs are timed, a short and a long one, and the rate is their difference:
     (images_long − images_short) / (seconds_long − seconds_short), the start-up cancelling out.
     """
-    loader, model, objective, optimizer, scaler, precision = _pieces(config, ctx, available_threads)
-
-    def epoch(number: int, steps: int):
-        stats = train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx, number,
-                                max_steps=steps, progress=False)
-        _sync(ctx.device)
-        return stats
-
-    epoch(0, 2)  # warm-up: kernels chosen, buffers allocated
+    pieces = TrainerPieces.build(config, ctx, available_threads)
+    pieces.epoch(0, 2)  # warm-up: kernels chosen, buffers allocated
     long_steps = config.run.max_steps_per_epoch
-    short, long = epoch(1, max(1, long_steps // 5)), epoch(2, long_steps)
+    short, long = pieces.epoch(1, max(1, long_steps // 5)), pieces.epoch(2, long_steps)
     return (long.images - short.images) / max(long.seconds - short.seconds, 1e-9)
 
 
@@ -109,14 +120,11 @@ def profile_epoch(config, ctx: DistributedContext, available_threads: int, trace
     """
     from torch.profiler import ProfilerActivity, profile
 
-    loader, model, objective, optimizer, scaler, precision = _pieces(config, ctx, available_threads)
-    train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx, 0, max_steps=2, progress=False)
-    _sync(ctx.device)
+    pieces = TrainerPieces.build(config, ctx, available_threads)
+    pieces.epoch(0, 2)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if ctx.device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        stats = train_one_epoch(model, objective, loader, optimizer, scaler, precision, ctx, 1,
-                                max_steps=config.run.max_steps_per_epoch, progress=False)
-        _sync(ctx.device)
+        stats = pieces.epoch(1, config.run.max_steps_per_epoch)
     if trace:
         prof.export_chrome_trace(trace)
     events = prof.key_averages()

@@ -203,7 +203,6 @@ def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
     ``sigma`` (B,) stays on the host: the kernels are built there (the radius decides the slicing, so
     reading it on the device would stall the stream) and only the (B, 2r + 1) weights are copied over.
-
     """
     side = min(images.shape[-2:])
     radius = min(int(torch.ceil(3 * sigma.double()).max()), side - 1)
