@@ -28,6 +28,7 @@ import time
 import torch
 
 from emcom.config import load_config
+from emcom.data.ahead import WAIT_LABEL
 from emcom.data.batch_augment import BatchTwoViews
 from emcom.data.device_views import LoadResized
 from emcom.data.folder import ImageFolderDataset, collate_skipping_none
@@ -47,6 +48,9 @@ MODES = {  # name: data overrides
     # JPEG datasets: decode on the device too (nvJPEG on CUDA)
     "-aug device+decode": {"augment": False, "augment_on": "device", "decode_on": "device"},
     "+aug device+decode": {"augment": True, "augment_on": "device", "decode_on": "device"},
+    # the views made by a background thread, 2 batches ahead of the loop (data.views_ahead)
+    "+aug device ahead": {"augment": True, "augment_on": "device", "views_ahead": 2},
+    "+aug device+decode ahead": {"augment": True, "augment_on": "device", "decode_on": "device", "views_ahead": 2},
 }
 DEFAULT_MODES = ["-aug workers", "-aug device", "+aug workers", "+aug device"]
 
@@ -57,7 +61,7 @@ def _sync(device: torch.device) -> None:
 
 
 def _config(base, overrides: dict, steps: int):
-    data = dataclasses.replace(base.data, **{"decode_on": "workers", **overrides})
+    data = dataclasses.replace(base.data, **{"decode_on": "workers", "views_ahead": 0, **overrides})
     run = dataclasses.replace(base.run, max_steps_per_epoch=steps, progress_bar=False)
     return dataclasses.replace(base, data=data, run=run)
 
@@ -129,7 +133,9 @@ def profile_epoch(config, ctx: DistributedContext, available_threads: int, trace
         prof.export_chrome_trace(trace)
     events = prof.key_averages()
     busy_us = sum(getattr(event, "self_device_time_total", 0) for event in events)
-    loader_us = sum(event.cpu_time_total for event in events if "DataLoader" in event.key and "__next__" in event.key)
+    # the loop's wait for its next batch: the DataLoader's __next__, or the views thread's queue (views_ahead)
+    loader_us = sum(event.cpu_time_total for event in events
+                    if ("DataLoader" in event.key and "__next__" in event.key) or event.key == WAIT_LABEL)
     return {"wall": stats.seconds, "images": stats.images, "device_busy": busy_us / 1e6,
             "loader_wait": loader_us / 1e6, "table": events.table(sort_by="self_cpu_time_total", row_limit=15)}
 
@@ -230,7 +236,14 @@ def main() -> None:
     print(f"# {base.data.root}/{base.data.split}: {base.model.kind} {base.model.backbone} shared={base.model.shared}, "
           f"{base.data.image_size} px, batch {base.optim.batch_size}, {base.data.num_workers} workers, {device}, "
           f"{threads} threads, {resolve_precision(base.run, device)}, torch {torch.__version__}", flush=True)
-    step = step_rate(base, ctx, args.steps, threads)
+    # the step alone at the trainer's thread count (as end to end runs it) and at torch's default; the
+    # faster of the two is the reference of "/ step", so a thread choice cannot flatter the ratio
+    trainer_threads = trainer.cpu_threads(base, threads, device.type)
+    steps_alone = {n: step_rate(base, ctx, args.steps, n) for n in dict.fromkeys([trainer_threads, threads])}
+    print("| step alone, intra-op threads | img/s |\n|---|---|")
+    for n, rate in steps_alone.items():
+        print(f"| {n} | {rate:.0f} |", flush=True)
+    step = max(steps_alone.values())
     if not args.skip_stages:
         print("| stage | img/s |\n|---|---|")
         for name, rate in stage_rates(base, ctx, args.steps, threads).items():

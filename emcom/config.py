@@ -46,6 +46,8 @@ OPERATIONAL_KEYS = frozenset({
     "optim.lars_impl",
     # Where the views are made (workers or device): same distribution, other draws, like num_workers.
     "data.augment_on",
+    # Views made ahead in a thread or in the loop: the same views from the same draws.
+    "data.views_ahead",
 })
 
 
@@ -102,6 +104,9 @@ class DataConfig:
     # augment_on: device only: "device" decodes JPEG files on the training device (nvJPEG on CUDA,
     # emcom.data.gpu_decode); other files (PNG) are still decoded by the workers.
     decode_on: str = "workers"
+    # augment_on: device only: batches whose views a background thread makes ahead of the training loop
+    # (emcom.data.ahead; same views, same draws). 0 = made in the loop, between steps.
+    views_ahead: int = 0
 
     def validate(self) -> None:
         _positive("data.image_size", self.image_size)
@@ -112,6 +117,8 @@ class DataConfig:
         if self.load_size < 0:
             raise ConfigError(f"data.load_size must be >= 0 (0 = image_size), got {self.load_size!r}")
         _choice("data.decode_on", self.decode_on, AUGMENT_PLACES)
+        if self.views_ahead < 0:
+            raise ConfigError(f"data.views_ahead must be >= 0 (0 = views made in the training loop), got {self.views_ahead!r}")
         if self.decode_on == "device" and self.augment_on != "device":
             raise ConfigError("data.decode_on: device needs data.augment_on: device (views are made from the decoded batch)")
         if not 0 < self.min_crop_scale <= 1:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import v2
 
+from emcom.data.ahead import made_ahead
 from emcom.data.batch_augment import BatchTwoViews
 
 
@@ -40,12 +41,17 @@ class DeviceViewLoader:
     The random draws come from a generator seeded, at each ``iter()``, from torch's global RNG, as
     DataLoader seeds its workers: the trainer seeds that RNG from the epoch seed, so an epoch replays
     bit-identically on resume.
+
+    ``ahead`` > 0 (``data.views_ahead``): a background thread makes that many batches' views ahead of the
+    training loop (:func:`emcom.data.ahead.made_ahead`, on a side CUDA stream), in the same order with the
+    same draws, so the loop's host only queues the step.
     """
 
-    def __init__(self, loader, views: BatchTwoViews, device: torch.device, decoder=None):
+    def __init__(self, loader, views: BatchTwoViews, device: torch.device, decoder=None, ahead: int = 0):
         # decoder (decode_on: device): items -> (uint8 images on device, sizes, indices of the items kept),
         # e.g. functools.partial(emcom.data.gpu_decode.decode_to_squares, device=..., load_size=...)
         self.loader, self.views, self.device, self.decoder = loader, views, device, decoder
+        self.ahead = ahead
 
     @property
     def dataset(self):
@@ -60,6 +66,10 @@ class DeviceViewLoader:
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(int(torch.empty((), dtype=torch.int64).random_()))
+        batches = self._batches(generator)
+        return made_ahead(batches, self.ahead, self.device) if self.ahead > 0 else batches
+
+    def _batches(self, generator: torch.Generator):
         for batch in self.loader:
             if batch is None:  # every image undecodable and skipped (collate_skipping_none)
                 yield None

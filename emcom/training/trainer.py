@@ -79,7 +79,7 @@ def build_loader(config: ExperimentConfig, ctx: DistributedContext) -> tuple[Dat
         loader = DeviceViewLoader(loader, BatchTwoViews(config.data.image_size, config.data.augment,
                                                         config.data.min_crop_scale, config.data.blur_sigma,
                                                         config.data.color_jitter_strength),
-                                  ctx.device, decoder)
+                                  ctx.device, decoder, ahead=config.data.views_ahead)
     return loader, sampler
 
 
