@@ -216,7 +216,9 @@ def main() -> None:
     parser.add_argument("--root", help="override data.root (a dataset folder with <split>/<wnid>/ images)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=40, help="optimizer steps per end-to-end timing")
-    parser.add_argument("--repeats", type=int, default=2, help="interleaved timings per mode; median printed")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="interleaved rounds of timings (the step alone, then each mode); medians printed; "
+                             "0 with --profile: the profiled epochs only")
     parser.add_argument("--workers", type=int, help="override data.num_workers")
     parser.add_argument("--modes", nargs="+", default=DEFAULT_MODES, choices=list(MODES))
     parser.add_argument("--skip-stages", action="store_true", help="end to end only")
@@ -236,24 +238,39 @@ def main() -> None:
     print(f"# {base.data.root}/{base.data.split}: {base.model.kind} {base.model.backbone} shared={base.model.shared}, "
           f"{base.data.image_size} px, batch {base.optim.batch_size}, {base.data.num_workers} workers, {device}, "
           f"{threads} threads, {resolve_precision(base.run, device)}, torch {torch.__version__}", flush=True)
-    # the step alone at the trainer's thread count (as end to end runs it) and at torch's default; the
-    # faster of the two is the reference of "/ step", so a thread choice cannot flatter the ratio
-    trainer_threads = trainer.cpu_threads(base, threads, device.type)
-    steps_alone = {n: step_rate(base, ctx, args.steps, n) for n in dict.fromkeys([trainer_threads, threads])}
-    print("| step alone, intra-op threads | img/s |\n|---|---|")
-    for n, rate in steps_alone.items():
-        print(f"| {n} | {rate:.0f} |", flush=True)
-    step = max(steps_alone.values())
+    if args.repeats > 0:
+        print_timings(base, ctx, threads, args)
+    if args.profile:
+        print_profiles(base, ctx, threads, args.modes, args.steps, args.trace_dir)
+
+
+def print_timings(base, ctx: DistributedContext, threads: int, args) -> None:
+    """The stages once, then ``args.repeats`` rounds of: the step alone, each end-to-end mode; medians.
+
+    The step alone is timed in every round, beside the modes, because on a shared GPU machine it
+    drifted by 25% between processes (docs/gpu.md, third lease): a reference taken once cannot be
+    compared with rates taken minutes later. It is timed at the trainer's intra-op thread count (as end
+    to end runs it) and at torch's default; the faster median is the reference of "/ step", so a thread
+    choice cannot flatter the ratio.
+    """
+    trainer_threads = trainer.cpu_threads(base, threads, ctx.device.type)
+    steps_alone = {n: [] for n in dict.fromkeys([trainer_threads, threads])}
     if not args.skip_stages:
         print("| stage | img/s |\n|---|---|")
         for name, rate in stage_rates(base, ctx, args.steps, threads).items():
             print(f"| {name} | {rate:.0f} |", flush=True)
-        print(f"| step | {step:.0f} |", flush=True)
     rates = {name: [] for name in args.modes}
     for _ in range(args.repeats):
+        for n in steps_alone:
+            steps_alone[n].append(step_rate(base, ctx, args.steps, n))
+            print(f"# step alone, {n} intra-op threads: {steps_alone[n][-1]:.0f} img/s", flush=True)
         for name in args.modes:
             rates[name].append(end_to_end(_config(base, MODES[name], args.steps), ctx, threads))
             print(f"# {name}: {rates[name][-1]:.0f} img/s", flush=True)
+    print("\n| step alone, intra-op threads | img/s (median) | timings |\n|---|---|---|")
+    for n, timings in steps_alone.items():
+        print(f"| {n} | {statistics.median(timings):.0f} | {', '.join(f'{r:.0f}' for r in timings)} |")
+    step = max(statistics.median(timings) for timings in steps_alone.values())
     print("\n| end to end | img/s (median) | timings | +aug / -aug (same place, else -aug workers) | / step |\n"
           "|---|---|---|---|---|")
     for name in args.modes:
@@ -265,8 +282,6 @@ def main() -> None:
     if "-aug workers" in rates and "+aug device" in rates:
         print(f"\n+aug device / -aug workers (the CPU target, >= 0.85): "
               f"{statistics.median(rates['+aug device']) / statistics.median(rates['-aug workers']):.2f}")
-    if args.profile:
-        print_profiles(base, ctx, threads, args.modes, args.steps, args.trace_dir)
 
 
 def print_profiles(base, ctx: DistributedContext, threads: int, modes: list[str], steps: int,
