@@ -67,7 +67,9 @@ def made_ahead(items: Iterable, depth: int, device: torch.device) -> Iterator:
     def produce() -> None:
         iterator = iter(items)
         try:
-            with torch.cuda.stream(side) if side is not None else nullcontext():
+            # the current device is per thread: a rank's producer must launch on that rank's GPU, not GPU 0
+            with (torch.cuda.device(device) if side is not None else nullcontext()), \
+                    (torch.cuda.stream(side) if side is not None else nullcontext()):
                 for item in iterator:
                     ready = None
                     if side is not None:
