@@ -180,14 +180,12 @@ def stage_rates(config, ctx: DistributedContext, batches: int, threads: int) -> 
 
 
 def step_rate(config, ctx: DistributedContext, steps: int, threads: int) -> float:
-    torch.set_num_threads(threads)
-    precision = resolve_precision(config.run, ctx.device)
-    torch.manual_seed(0)
-    model = trainer.prepare_model(config, ctx, precision)
-    objective = build_objective(config.model)
-    optimizer = build_lars(model, 0.1, config.optim.momentum, config.optim.weight_decay,
-                           config.optim.trust_coefficient, impl=config.optim.lars_impl)
-    scaler = torch.amp.GradScaler(ctx.device.type, enabled=precision.grad_scaler)
+    """Images/s of the training step alone, with ``threads`` intra-op threads, on random tensors already
+    on the device: the trainer's own model, objective, optimizer and precision (:class:`TrainerPieces`)."""
+    pieces = TrainerPieces.build(config, ctx, threads)
+    torch.set_num_threads(threads)  # build applies the trainer's rule; the step alone is timed at `threads`
+    model, objective, optimizer, scaler, precision = (pieces.model, pieces.objective, pieces.optimizer,
+                                                      pieces.scaler, pieces.precision)
     size, batch = config.data.image_size, config.optim.batch_size
     memory = torch.channels_last if precision.channels_last else torch.contiguous_format
     a, b = (torch.randn(batch, 3, size, size, device=ctx.device).contiguous(memory_format=memory) for _ in range(2))
