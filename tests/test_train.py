@@ -11,6 +11,7 @@ from emcom.data.folder import ImageFolderDataset
 from emcom.data.transforms import squash_transform
 from emcom.evaluation import play_game
 from emcom.training import train
+from emcom.training.report import write_training_report
 from preemption import train_until_preempted
 
 
@@ -38,11 +39,17 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(image_set, ma
 
 
 def test_outputs_are_complete_and_readable(image_set, make_config, tmp_path):
-    config = make_config(image_set, model={"kind": "simclr"}, optim={"epochs": 1}, run={"max_steps_per_epoch": 2})
+    config = make_config(image_set, model={"kind": "simclr", "ntxent_variant": "egg"}, optim={"epochs": 1},
+                         run={"max_steps_per_epoch": 2})
     model_path = train(config, tmp_path)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["global_batch"] == 16 and summary["lr"] == pytest.approx(0.3 * 16 / 256)
     assert summary["accumulation_steps"] == 1
+    # the two NT-Xent variants' losses differ in scale: the report must say which one was trained
+    assert summary["objective"] == "ntxent-egg"
+    table = write_training_report({"simclr": tmp_path / "summary.json"}, tmp_path / "t.csv", tmp_path / "t.md",
+                                  tmp_path / "t.png")
+    assert table.loc[0, "objective"] == "ntxent-egg" and "ntxent-egg" in (tmp_path / "t.md").read_text()
     record = json.loads((tmp_path / "metrics.jsonl").read_text())
     assert set(record) >= {"epoch", "loss", "accuracy", "lr", "images_per_second", "seconds", "skipped_steps"}
     assert record["steps"] == 2

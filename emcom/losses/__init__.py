@@ -2,6 +2,6 @@
 
 from emcom.losses.game_loss import GameLoss, LossOutput, cosine_scores
 from emcom.losses.ntxent_loss import NTXentLoss
-from emcom.losses.objective import build_objective
+from emcom.losses.objective import build_objective, objective_name
 
-__all__ = ["GameLoss", "LossOutput", "NTXentLoss", "build_objective", "cosine_scores"]
+__all__ = ["GameLoss", "LossOutput", "NTXentLoss", "build_objective", "cosine_scores", "objective_name"]

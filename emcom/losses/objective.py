@@ -10,6 +10,15 @@ from emcom.losses.ntxent_loss import NTXentLoss
 from emcom.models import GameOutput, SimCLROutput
 
 
+def objective_name(config: ModelConfig) -> str:
+    """What a model of ``config`` is trained on, for reports: ``"game"`` or ``"ntxent-<variant>"``.
+
+    The two NT-Xent variants give losses on different scales (the authors' halves it), so a report
+    that shows a final loss must say which one produced it.
+    """
+    return "game" if config.kind == "game" else f"ntxent-{config.ntxent_variant}"
+
+
 def build_objective(config: ModelConfig, gather_distributed: bool = False) -> Callable[..., LossOutput]:
     """Return ``objective(model_output) -> LossOutput`` for a game or SimCLR model."""
     if config.kind == "game":

@@ -15,8 +15,8 @@ import pandas as pd  # noqa: E402
 from emcom.io import atomic_path, atomic_write_text  # noqa: E402
 from emcom.training.trainer import METRICS_NAME  # noqa: E402
 
-COLUMNS = ["variant", "kind", "shared", "augment", "epochs", "global_batch", "lr", "final_loss",
-           "final_train_accuracy", "images_per_second", "train_minutes"]
+COLUMNS = ["variant", "kind", "shared", "augment", "epochs", "global_batch", "lr", "objective",
+           "final_loss", "final_train_accuracy", "images_per_second", "train_minutes"]
 
 
 def read_history(metrics_path: str | Path) -> pd.DataFrame:
@@ -34,7 +34,10 @@ def training_table(summaries: Mapping[str, str | Path]) -> pd.DataFrame:
         rows.append({
             "variant": variant, "kind": summary["kind"], "shared": summary["shared"],
             "augment": summary["augment"], "epochs": summary["epochs"], "global_batch": summary["global_batch"],
-            "lr": summary["lr"], "final_loss": final.get("loss"), "final_train_accuracy": final.get("accuracy"),
+            "lr": summary["lr"],
+            # summaries written before "objective" existed say nothing: leave the cell empty, not guessed
+            "objective": summary.get("objective"), "final_loss": final.get("loss"),
+            "final_train_accuracy": final.get("accuracy"),
             "images_per_second": final.get("images_per_second"), "train_minutes": summary["train_seconds"] / 60,
         })
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -51,7 +54,9 @@ def write_training_report(summaries: Mapping[str, str | Path], csv_path: str | P
         table.to_csv(tmp, index=False, float_format="%.4g")
     note = ("Training accuracy is measured during training: relaxed Gumbel-Softmax messages and "
             "augmented views for games, positive retrieval among 2B-1 views for SimCLR. "
-            "It is not the evaluation accuracy of Table 1.\n\n")
+            "It is not the evaluation accuracy of Table 1. `objective` names the loss: the game's, or "
+            "NT-Xent in its standard form or the authors' (`ntxent-egg`: the positive counted twice, the loss "
+            "halved), so SimCLR's final losses compare only between rows of the same objective.\n\n")
     atomic_write_text(markdown_path, "# Training\n\n" + note + table.to_markdown(index=False, floatfmt=".4g") + "\n")
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for variant, path in summaries.items():

@@ -27,7 +27,7 @@ from emcom.data.gpu_decode import EncodedImageFolder, collate_encoded, decode_to
 from emcom.data.transforms import TwoViews
 from emcom.distributed import DistributedContext, broadcast_buffers, cleanup, init_distributed
 from emcom.io import atomic_write_json, atomic_write_text
-from emcom.losses import build_objective
+from emcom.losses import build_objective, objective_name
 from emcom.models import build_model
 from emcom.training.batching import batch_plan
 from emcom.training.loop import EpochStats, NonFiniteGuard, train_one_epoch
@@ -248,7 +248,8 @@ def _run_training(config: ExperimentConfig, out_dir: Path, ctx: DistributedConte
         atomic_write_json(out_dir / SUMMARY_NAME, {
             "model": str(model_path), "kind": config.model.kind, "backbone": config.model.backbone,
             "shared": config.model.shared, "augment": config.data.augment, "epochs": config.optim.epochs,
-            "world_size": ctx.world_size, "per_process_batch": config.optim.batch_size,
+            "objective": objective_name(config.model), "world_size": ctx.world_size,
+            "per_process_batch": config.optim.batch_size,
             "accumulation_steps": plan.accumulation_steps, "global_batch": plan.global_batch, "lr": lr,
             "precision": str(precision),
             "final": state.history[-1] if state.history else None,
